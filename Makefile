@@ -1,0 +1,118 @@
+# Image URL to use all building/pushing image targets.
+IMG ?= imageconfig-operator:dev
+
+# Versions of the hermetic envtest control plane, built from the Go module proxy by hack/setup-envtest.sh.
+ENVTEST_K8S_VERSION ?= 1.37.2
+ENVTEST_ETCD_VERSION ?= 3.6.16
+
+# Tool versions.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+
+# go test flags; for example GO_TEST_FLAGS="-run TestAPI -v".
+GO_TEST_FLAGS ?=
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD and RBAC manifests into config/.
+	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy implementations.
+	"$(CONTROLLER_GEN)" object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: verify-generated
+verify-generated: controller-gen ## Fail when regeneration changes a generated file.
+	CONTROLLER_GEN="$(CONTROLLER_GEN)" ./hack/verify-generated.sh
+
+.PHONY: fmt
+fmt: ## Run go fmt against code.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet against code.
+	go vet ./...
+
+.PHONY: envtest
+envtest: ## Build (once) and print the kube-apiserver and etcd used by the tests.
+	@ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh
+
+.PHONY: test
+test: verify-generated vet ## Run all tests against a hermetic envtest control plane.
+	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
+	echo "KUBEBUILDER_ASSETS=$$assets"; \
+	KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-e2e
+test-e2e: build ## Run the manager as a process against envtest and drive it with kubectl.
+	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" MANAGER_BIN="$(CURDIR)/bin/manager" go test -tags e2e -count=1 $(GO_TEST_FLAGS) ./test/e2e/...
+
+.PHONY: bench
+bench: ## Run the benchmarks and print their figures.
+	go test -run '^$$' -bench . -benchmem ./finders/...
+
+FUZZTIME ?= 20s
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME.
+	@for t in $$(go test -list '^Fuzz' ./finders/manifests | grep '^Fuzz'); do \
+		go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./finders/manifests || exit 1; \
+	done
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/manager and bin/imageconfig.
+	go build -o bin/manager ./cmd/manager
+	go build -o bin/imageconfig ./cmd/imageconfig
+
+.PHONY: dev
+dev: build ## Run the operator locally on an embedded control plane with a demo registry.
+	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go run ./hack/dev --manager "$(CURDIR)/bin/manager" --kubeconfig "$(CURDIR)/bin/dev/kubeconfig" --crds "$(CURDIR)/config/crd/bases"
+
+.PHONY: docker-build
+docker-build: ## Build the manager's container image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+##@ Dependencies
+
+## Location to install dependencies to
+LOCALBIN ?= $(shell pwd)/bin
+$(LOCALBIN):
+	mkdir -p "$(LOCALBIN)"
+
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.
+$(CONTROLLER_GEN): $(LOCALBIN)
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+# go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
+# $1 - target path with name of binary
+# $2 - package url which can be installed
+# $3 - specific version of package
+define go-install-tool
+@[ -f "$(1)-$(3)" ] && [ "$$(readlink -- "$(1)" 2>/dev/null)" = "$(1)-$(3)" ] || { \
+set -e; \
+package=$(2)@$(3) ;\
+echo "Downloading $${package}" ;\
+rm -f "$(1)" ;\
+GOBIN="$(LOCALBIN)" go install $${package} ;\
+mv "$(LOCALBIN)/$$(basename "$(1)")" "$(1)-$(3)" ;\
+} ;\
+ln -sf "$$(realpath "$(1)-$(3)")" "$(1)"
+endef

@@ -1,0 +1,63 @@
+package v1alpha1
+
+// Condition types. They follow kstatus, so that Flux, Argo CD and
+// `kubectl wait --for=condition=Ready` understand them.
+const (
+	// ReadyCondition is True when the status holds the resolution of the current spec.
+	ReadyCondition string = "Ready"
+
+	// ReconcilingCondition is True while the controller is resolving the image.
+	ReconcilingCondition string = "Reconciling"
+
+	// StalledCondition is True when the controller cannot make progress without a change to the spec,
+	// the registry or a credential.
+	StalledCondition string = "Stalled"
+)
+
+// Condition reasons.
+const (
+	// ResolvedReason means the image was resolved to a config.
+	ResolvedReason string = "Resolved"
+
+	// ProgressingReason means a resolution is in progress.
+	ProgressingReason string = "Progressing"
+
+	// SuspendedReason means spec.suspend is true, so the registry is not contacted.
+	SuspendedReason string = "Suspended"
+
+	// InsecureNotAllowedReason means spec.insecure is true but the manager does not allow insecure registries.
+	InsecureNotAllowedReason string = "InsecureNotAllowed"
+
+	// InvalidReferenceReason means the registry, repository, tag or digest do not form a valid image reference.
+	InvalidReferenceReason string = "InvalidReference"
+
+	// NotFoundReason means the registry does not have the repository, tag, digest or blob.
+	NotFoundReason string = "NotFound"
+
+	// UnauthorizedReason means the registry refused the credentials, or asked for credentials that were not given.
+	UnauthorizedReason string = "Unauthorized"
+
+	// PlatformNotFoundReason means the image index has no entry for the requested platform.
+	PlatformNotFoundReason string = "PlatformNotFound"
+
+	// PlatformMismatchReason means a single-platform image was built for another platform than the one requested.
+	PlatformMismatchReason string = "PlatformMismatch"
+
+	// InvalidManifestReason means the registry returned a manifest, index or config that could not be parsed.
+	InvalidManifestReason string = "InvalidManifest"
+
+	// TooLargeReason means a manifest or config is larger than the controller accepts.
+	TooLargeReason string = "TooLarge"
+
+	// DigestMismatchReason means content fetched by digest did not hash to that digest.
+	DigestMismatchReason string = "DigestMismatch"
+
+	// UnsupportedReason means the registry returned a media type the controller does not support, such as schema 1.
+	UnsupportedReason string = "Unsupported"
+
+	// RateLimitedReason means the registry answered 429 Too Many Requests.
+	RateLimitedReason string = "RateLimited"
+
+	// UnavailableReason means the registry could not be reached or answered with a server error.
+	UnavailableReason string = "Unavailable"
+)

@@ -1,0 +1,380 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ReconcileRequestAnnotation forces an immediate re-check when its value changes,
+// for example after a credential was fixed:
+//
+//	kubectl annotate imgcfg NAME --overwrite images.imageconfig.dev/requested-at="$(date +%s)"
+const ReconcileRequestAnnotation = "images.imageconfig.dev/requested-at"
+
+// DefaultRegistry is the registry used when spec.registry is empty: Docker Hub's API host.
+const DefaultRegistry = "registry-1.docker.io"
+
+// DefaultTag is the tag resolved when neither spec.tag nor spec.digest is set.
+const DefaultTag = "latest"
+
+// ImageConfigSpec names an image in a registry and the platform whose config to resolve.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.tag) && has(self.digest))",message="spec.tag and spec.digest are mutually exclusive: set one of them, or neither for tag \"latest\""
+type ImageConfigSpec struct {
+	// registry is the registry's host, with an optional port, and without a scheme:
+	// "registry-1.docker.io", "ghcr.io", "127.0.0.1:5001".
+	// "docker.io" and "index.docker.io" are accepted as names of Docker Hub.
+	// The registry is contacted over HTTPS unless insecure is true.
+	// +kubebuilder:default="registry-1.docker.io"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!self.contains('://')",message="spec.registry must be a host with an optional :port, without a scheme such as https://"
+	// +kubebuilder:validation:Pattern=`^(([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)(\.([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?))*|\[[0-9a-fA-F:.]+\])(:[0-9]{1,5})?$`
+	// +optional
+	Registry string `json:"registry,omitempty"`
+
+	// repository is the image's path in the registry, such as "library/nginx" or "org/app".
+	// It follows the distribution reference grammar: lowercase alphanumeric components
+	// separated by "/", with ".", "_", "__" or "-" inside a component.
+	// On Docker Hub a one-component repository such as "nginx" means "library/nginx";
+	// the controller normalises it when resolving, and the spec keeps what was written.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`
+	// +required
+	Repository string `json:"repository"`
+
+	// tag is the tag to resolve and re-check, such as "1.27".
+	// It may not be set together with digest. When neither is set, the tag is "latest".
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`
+	// +optional
+	Tag string `json:"tag,omitempty"`
+
+	// digest pins the image to content, such as "sha256:" followed by 64 hex characters.
+	// Content fetched by digest is verified against it. It may not be set together with tag.
+	// +kubebuilder:validation:Pattern=`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`
+	// +optional
+	Digest string `json:"digest,omitempty"`
+
+	// platform selects the entry of a multi-platform image index whose config is resolved.
+	// +kubebuilder:default={os: "linux", architecture: "amd64"}
+	// +optional
+	Platform PlatformSpec `json:"platform,omitempty"`
+
+	// interval is how often the tag is re-checked, such as "10m" or "1h".
+	// A re-check of an unchanged tag costs one HEAD request, which Docker Hub does not count
+	// against its pull limit. The minimum is 10s.
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="spec.interval must be at least 10s"
+	// +optional
+	Interval metav1.Duration `json:"interval,omitempty"`
+
+	// timeout bounds one resolution, authentication included, such as "60s".
+	// +kubebuilder:default="60s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="spec.timeout must be between 1s and 10m"
+	// +optional
+	Timeout metav1.Duration `json:"timeout,omitempty"`
+
+	// insecure allows plain HTTP to this registry. The manager honours it only when it runs
+	// with --allow-insecure-registries; otherwise the object is not Ready, with reason
+	// InsecureNotAllowed.
+	// +kubebuilder:default=false
+	// +optional
+	Insecure bool `json:"insecure,omitempty"`
+
+	// suspend stops all registry traffic for this object while true. The status keeps what
+	// was resolved before.
+	// +kubebuilder:default=false
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// PlatformSpec is the platform to select from an image index.
+// Names are normalised the way containerd does: "aarch64" is "arm64", "x86_64" is "amd64",
+// "arm64" without a variant is "arm64/v8" and "arm" without a variant is "arm/v7".
+type PlatformSpec struct {
+	// os is the operating system, such as "linux" or "windows".
+	// +kubebuilder:default="linux"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[a-z0-9_-]+$`
+	// +optional
+	OS string `json:"os,omitempty"`
+
+	// architecture is the CPU architecture, such as "amd64", "arm64" or "arm".
+	// +kubebuilder:default="amd64"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[a-z0-9_-]+$`
+	// +optional
+	Architecture string `json:"architecture,omitempty"`
+
+	// variant is the CPU variant, such as "v7" for arm or "v8" for arm64.
+	// When it is empty, the best variant available for the architecture is selected.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[a-z0-9_.-]*$`
+	// +optional
+	Variant string `json:"variant,omitempty"`
+
+	// osVersion is the operating system version, such as "10.0.17763.6659" for Windows.
+	// When it is set, only index entries of that version match.
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.+-]*$`
+	// +optional
+	OSVersion string `json:"osVersion,omitempty"`
+}
+
+// ImageConfigStatus is what the controller resolved for the spec.
+type ImageConfigStatus struct {
+	// observedGeneration is the generation of the spec that was last resolved successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions are Ready, Reconciling and Stalled, following kstatus.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// imageRef is the canonical reference that was resolved, such as
+	// "index.docker.io/library/nginx:1.27".
+	// +optional
+	ImageRef string `json:"imageRef,omitempty"`
+
+	// digest is what the tag points to: an image index or a single manifest.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+
+	// mediaType is the media type of what the tag points to.
+	// +optional
+	MediaType string `json:"mediaType,omitempty"`
+
+	// manifestDigest is the digest of the selected platform's image manifest.
+	// For a single-platform image it equals digest.
+	// +optional
+	ManifestDigest string `json:"manifestDigest,omitempty"`
+
+	// configDigest is the digest of the selected image's config blob.
+	// +optional
+	ConfigDigest string `json:"configDigest,omitempty"`
+
+	// platform is the platform of the selected manifest, as os/architecture[/variant].
+	// +optional
+	Platform string `json:"platform,omitempty"`
+
+	// platforms lists every entry of the image index, attestations included.
+	// It is empty for a single-platform image.
+	// +optional
+	Platforms []IndexEntry `json:"platforms,omitempty"`
+
+	// config is a summary of the selected image's build config.
+	// +optional
+	Config *ImageBuildConfig `json:"config,omitempty"`
+
+	// layers are the image's layers in order, each joined to the history entry that created it.
+	// +optional
+	Layers []Layer `json:"layers,omitempty"`
+
+	// layerHistoryNote explains why layers carry no createdBy, when the config's history
+	// does not pair with the manifest's layers. It is empty when they pair.
+	// +optional
+	LayerHistoryNote string `json:"layerHistoryNote,omitempty"`
+
+	// layerCount is the number of layers.
+	// +optional
+	LayerCount int32 `json:"layerCount,omitempty"`
+
+	// totalSize is the sum of the compressed layer sizes, in bytes.
+	// +optional
+	TotalSize int64 `json:"totalSize,omitempty"`
+
+	// lastCheckedTime is when the registry was last asked for the tag.
+	// +optional
+	LastCheckedTime *metav1.Time `json:"lastCheckedTime,omitempty"`
+
+	// lastChangedTime is when digest last changed.
+	// +optional
+	LastChangedTime *metav1.Time `json:"lastChangedTime,omitempty"`
+
+	// lastHandledReconcileAt is the last value of the images.imageconfig.dev/requested-at
+	// annotation that the controller acted on.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+}
+
+// IndexEntry is one entry of an image index.
+type IndexEntry struct {
+	// os is the entry's operating system. Attestation entries have "unknown".
+	// +optional
+	OS string `json:"os,omitempty"`
+
+	// architecture is the entry's CPU architecture.
+	// +optional
+	Architecture string `json:"architecture,omitempty"`
+
+	// variant is the entry's CPU variant.
+	// +optional
+	Variant string `json:"variant,omitempty"`
+
+	// osVersion is the entry's operating system version.
+	// +optional
+	OSVersion string `json:"osVersion,omitempty"`
+
+	// digest is the digest of the entry's manifest.
+	// +required
+	Digest string `json:"digest"`
+
+	// size is the size of the entry's manifest, in bytes.
+	// +optional
+	Size int64 `json:"size,omitempty"`
+
+	// mediaType is the media type of the entry's manifest.
+	// +optional
+	MediaType string `json:"mediaType,omitempty"`
+
+	// attestation is true for an attestation manifest, which is never selected.
+	// +optional
+	Attestation bool `json:"attestation,omitempty"`
+}
+
+// ImageBuildConfig is a summary of an image's config blob.
+type ImageBuildConfig struct {
+	// created is when the image was built.
+	// +optional
+	Created *metav1.Time `json:"created,omitempty"`
+
+	// author is the image's author.
+	// +optional
+	Author string `json:"author,omitempty"`
+
+	// os is the operating system the image was built for.
+	// +optional
+	OS string `json:"os,omitempty"`
+
+	// architecture is the CPU architecture the image was built for.
+	// +optional
+	Architecture string `json:"architecture,omitempty"`
+
+	// variant is the CPU variant the image was built for.
+	// +optional
+	Variant string `json:"variant,omitempty"`
+
+	// osVersion is the operating system version the image was built for.
+	// +optional
+	OSVersion string `json:"osVersion,omitempty"`
+
+	// user is the user the container runs as.
+	// +optional
+	User string `json:"user,omitempty"`
+
+	// env is the container's environment, as NAME=value lines.
+	// +optional
+	Env []string `json:"env,omitempty"`
+
+	// entrypoint is the container's entrypoint.
+	// +optional
+	Entrypoint []string `json:"entrypoint,omitempty"`
+
+	// cmd is the container's default arguments.
+	// +optional
+	Cmd []string `json:"cmd,omitempty"`
+
+	// workingDir is the container's working directory.
+	// +optional
+	WorkingDir string `json:"workingDir,omitempty"`
+
+	// exposedPorts are the ports the image declares, such as "80/tcp", sorted.
+	// +optional
+	ExposedPorts []string `json:"exposedPorts,omitempty"`
+
+	// volumes are the volumes the image declares, sorted.
+	// +optional
+	Volumes []string `json:"volumes,omitempty"`
+
+	// labels are the image's labels.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// stopSignal is the signal that stops the container.
+	// +optional
+	StopSignal string `json:"stopSignal,omitempty"`
+}
+
+// Layer is one layer of the image, joined to the history entry that created it.
+type Layer struct {
+	// digest is the digest of the compressed layer blob.
+	// +required
+	Digest string `json:"digest"`
+
+	// diffID is the digest of the uncompressed layer, from the config's rootfs.
+	// +optional
+	DiffID string `json:"diffID,omitempty"`
+
+	// mediaType is the layer's media type.
+	// +optional
+	MediaType string `json:"mediaType,omitempty"`
+
+	// size is the size of the compressed layer, in bytes.
+	// +optional
+	Size int64 `json:"size,omitempty"`
+
+	// created is when the layer was created, from the config's history.
+	// +optional
+	Created *metav1.Time `json:"created,omitempty"`
+
+	// createdBy is the build instruction that created the layer, from the config's history.
+	// +optional
+	CreatedBy string `json:"createdBy,omitempty"`
+
+	// comment is the history entry's comment.
+	// +optional
+	Comment string `json:"comment,omitempty"`
+}
+
+// ImageConfig resolves a container image's manifest chain and records its build config.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=imgcfg
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.imageRef`
+// +kubebuilder:printcolumn:name="Platform",type=string,JSONPath=`.status.platform`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+// +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.digest`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ImageConfig struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the object's metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec names the image and platform to resolve.
+	// +required
+	Spec ImageConfigSpec `json:"spec"`
+
+	// status is what the controller resolved.
+	// +optional
+	Status ImageConfigStatus `json:"status,omitempty"`
+}
+
+// ImageConfigList is a list of ImageConfig.
+//
+// +kubebuilder:object:root=true
+type ImageConfigList struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the list's metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	// items are the ImageConfigs.
+	Items []ImageConfig `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ImageConfig{}, &ImageConfigList{})
+}

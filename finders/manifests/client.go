@@ -1,0 +1,158 @@
+package manifests
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// retryStatusCodes are the statuses go-containerregistry's remote package retries.
+var retryStatusCodes = []int{
+	http.StatusRequestTimeout,
+	http.StatusInternalServerError,
+	http.StatusBadGateway,
+	http.StatusServiceUnavailable,
+	http.StatusGatewayTimeout,
+	http.StatusTooManyRequests,
+	499, // nginx: client closed request
+	522, // Cloudflare: connection timed out
+}
+
+// defaultBackoff is go-containerregistry's remote default: 3 tries, 1 s then 3 s apart.
+var defaultBackoff = transport.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}
+
+func isRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) && nerr.Timeout() ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+// guard is the innermost transport. It refuses plain HTTP unless the caller asked
+// for insecure (go-containerregistry silently uses HTTP for localhost, loopback,
+// RFC 1918 and .local registries), and remembers the registry's Retry-After.
+type guard struct {
+	inner    http.RoundTripper
+	insecure bool
+
+	mu         sync.Mutex
+	retryAfter string
+}
+
+func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" && !g.insecure {
+		return nil, &plainHTTPError{host: req.URL.Host}
+	}
+	resp, err := g.inner.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		g.mu.Lock()
+		g.retryAfter = resp.Header.Get("Retry-After")
+		g.mu.Unlock()
+	}
+	return resp, err
+}
+
+// plainHTTPError is returned for a plain-HTTP request to a registry that is not insecure.
+type plainHTTPError struct{ host string }
+
+func (e *plainHTTPError) Error() string {
+	return fmt.Sprintf("refusing plain HTTP to %s: the registry is not marked insecure", e.host)
+}
+
+// checkRedirect follows at most 10 redirects and, like go-containerregistry,
+// refuses a redirect from one host to a private or link-local IP literal on
+// another host (a cloud metadata endpoint, say). Plain HTTP targets are refused
+// by guard unless the registry is insecure. Authorization headers are added per
+// request by go-containerregistry's transports only for the registry's own host,
+// so a CDN on another host never sees them.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	from, to := via[0].URL.Hostname(), req.URL.Hostname()
+	if from == to {
+		return nil
+	}
+	if addr, err := netip.ParseAddr(strings.Trim(to, "[]")); err == nil {
+		addr = addr.Unmap()
+		if addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() || addr.IsUnspecified() {
+			return fmt.Errorf("refusing redirect from %s to private or link-local address %s", from, to)
+		}
+	}
+	return nil
+}
+
+// connect runs the authentication handshake once: a ping of /v2/ and, when the
+// registry answers with a Bearer challenge, one token request for the pull scope
+// named by the challenge's realm and service. Every later request of this
+// resolution reuses the resulting transport and token.
+func (r *resolver) connect(ctx context.Context) error {
+	base := r.opts.Transport
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	r.guard = &guard{inner: base, insecure: r.opts.Insecure}
+
+	backoff := defaultBackoff
+	if r.opts.RetryBackoff != nil {
+		backoff = *r.opts.RetryBackoff
+	}
+	var t http.RoundTripper = transport.NewRetry(r.guard,
+		transport.WithRetryBackoff(backoff),
+		transport.WithRetryPredicate(isRetryable),
+		transport.WithRetryStatusCodes(retryStatusCodes...))
+	t = transport.NewUserAgent(t, r.opts.UserAgent)
+
+	auth, err := r.authenticator(ctx)
+	if err != nil {
+		return err
+	}
+	scopes := []string{r.ref.repo.Scope(transport.PullScope)}
+	rt, err := transport.NewWithContext(ctx, r.ref.repo.Registry, auth, t, scopes)
+	if err != nil {
+		return r.classify(err, "the authentication handshake")
+	}
+	r.client = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
+	return nil
+}
+
+func (r *resolver) authenticator(ctx context.Context) (authn.Authenticator, error) {
+	switch {
+	case r.opts.Auth != nil:
+		return r.opts.Auth, nil
+	case r.opts.Keychain != nil:
+		auth, err := authn.Resolve(ctx, r.opts.Keychain, r.ref.authRepo)
+		if err != nil {
+			return nil, newError(Unauthorized, err, "cannot read credentials for %s: %v", r.ref.authRepo.RegistryStr(), err)
+		}
+		return auth, nil
+	default:
+		return authn.Anonymous, nil
+	}
+}
+
+func (r *resolver) retryAfter() time.Duration {
+	if r.guard == nil {
+		return 0
+	}
+	r.guard.mu.Lock()
+	defer r.guard.mu.Unlock()
+	return parseRetryAfter(r.guard.retryAfter, time.Now())
+}

@@ -1,0 +1,450 @@
+package manifests
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imageconfig/imageconfig-operator/finders/platforms"
+)
+
+// DefaultTimeout bounds a resolution when Options.Timeout is zero.
+const DefaultTimeout = time.Minute
+
+// acceptedMediaTypes are sent in the Accept header of manifest requests.
+var acceptedMediaTypes = []types.MediaType{
+	types.OCIImageIndex,
+	types.DockerManifestList,
+	types.OCIManifestSchema1,
+	types.DockerManifestSchema2,
+}
+
+type resolver struct {
+	opts   Options
+	ref    reference
+	want   platforms.Platform
+	guard  *guard
+	client *http.Client
+}
+
+// Resolve walks the manifest chain of the image named by o: the tag (or digest),
+// the image index and the platform's manifest, then the config blob. A first
+// resolution of a multi-platform tag costs three GETs after the authentication
+// handshake; with o.Previous it costs one HEAD when the tag has not moved.
+//
+// Errors are *Error.
+func Resolve(ctx context.Context, o Options) (*Result, error) {
+	ref, err := parseReference(o)
+	if err != nil {
+		return nil, err
+	}
+	want := o.Platform
+	if want.OS == "" && want.Architecture == "" {
+		want.OS, want.Architecture = "linux", "amd64"
+	}
+	if want.OS == "" || want.Architecture == "" {
+		return nil, newError(InvalidReference, nil, "platform %q needs both os and architecture", want.String())
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+
+	r := &resolver{opts: o, ref: ref, want: want}
+	if err := r.connect(ctx); err != nil {
+		return nil, err
+	}
+	return r.resolve(ctx)
+}
+
+func (r *resolver) resolve(ctx context.Context) (*Result, error) {
+	if prev := r.reusable(r.opts.Previous); prev != nil {
+		digest, ok, err := r.head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ok && digest == prev.Digest {
+			return &Result{Summary: prev.Summary, Unchanged: true}, nil
+		}
+	}
+
+	var expect *v1.Hash
+	if r.ref.tag == "" {
+		expect = &r.ref.digest
+	}
+	top, err := r.fetchManifest(ctx, r.ref.identifier(), expect, -1)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Summary: Summary{
+		ImageRef:  r.ref.canonical,
+		Digest:    top.digest.String(),
+		MediaType: string(top.mediaType),
+	}}
+
+	manifest := top
+	if top.index != nil {
+		entries, selectable := indexEntries(top.index)
+		res.Platforms = entries
+		i, err := platforms.Select(r.want, selectable)
+		if err != nil {
+			return nil, r.platformNotFound(err)
+		}
+		d := top.index.Manifests[i]
+		manifest, err = r.fetchManifest(ctx, d.Digest.String(), &d.Digest, d.Size)
+		if err != nil {
+			return nil, err
+		}
+		if manifest.index != nil {
+			return nil, newError(Unsupported, nil, "unsupported: index entry %s of %s is itself an index", d.Digest, r.ref.describe())
+		}
+		res.Platform = entryPlatform(d).String()
+	}
+	res.ManifestDigest = manifest.digest.String()
+	res.ConfigDigest = manifest.manifest.Config.Digest.String()
+
+	raw, err := r.fetchConfig(ctx, manifest.manifest.Config)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := parseConfig(raw)
+	if err != nil {
+		return nil, newError(InvalidManifest, err, "config blob %s of %s is invalid: %v", manifest.manifest.Config.Digest, r.ref.describe(), err)
+	}
+	if top.index == nil {
+		got := configPlatform(cfg)
+		if _, err := platforms.Select(r.want, []platforms.Entry{{Platform: got, HasPlatform: true}}); err != nil {
+			return nil, &Error{
+				Reason:    PlatformMismatch,
+				Message:   fmt.Sprintf("%s is a single-platform image for %s, not %s", r.ref.describe(), describePlatform(got), describePlatform(r.want)),
+				Available: []string{describePlatform(got)},
+			}
+		}
+		res.Platform = got.String()
+	}
+	res.RawConfig = raw
+	summarize(&res.Summary, manifest.manifest, cfg)
+	return res, nil
+}
+
+// reusable returns prev when it resolved the same reference to an entry that the
+// requested platform still selects; a HEAD request can then confirm it.
+func (r *resolver) reusable(prev *Result) *Result {
+	if prev == nil || prev.Digest == "" || prev.ImageRef != r.ref.canonical || prev.Config == nil {
+		return nil
+	}
+	if len(prev.Platforms) == 0 {
+		got := platforms.Platform{OS: prev.Config.OS, Architecture: prev.Config.Architecture, Variant: prev.Config.Variant, OSVersion: prev.Config.OSVersion}
+		if _, err := platforms.Select(r.want, []platforms.Entry{{Platform: got, HasPlatform: true}}); err != nil {
+			return nil
+		}
+		return prev
+	}
+	entries := make([]platforms.Entry, len(prev.Platforms))
+	for i, e := range prev.Platforms {
+		entries[i] = platforms.Entry{
+			Platform:    platforms.Platform{OS: e.OS, Architecture: e.Architecture, Variant: e.Variant, OSVersion: e.OSVersion},
+			HasPlatform: e.OS != "" || e.Architecture != "",
+			MediaType:   e.MediaType,
+		}
+		if e.Attestation {
+			entries[i].Annotations = map[string]string{attestationTypeAnnotation: attestationManifest}
+		}
+	}
+	i, err := platforms.Select(r.want, entries)
+	if err != nil || prev.Platforms[i].Digest != prev.ManifestDigest {
+		return nil
+	}
+	return prev
+}
+
+func (r *resolver) platformNotFound(err error) error {
+	var nf *platforms.NotFoundError
+	if !errors.As(err, &nf) {
+		return newError(PlatformNotFound, err, "%s: %v", r.ref.describe(), err)
+	}
+	e := &Error{Reason: PlatformNotFound, Err: err}
+	for _, p := range nf.Available {
+		e.Available = append(e.Available, describePlatform(p))
+	}
+	e.Message = fmt.Sprintf("%s has no image for platform %s", r.ref.describe(), describePlatform(r.want))
+	if len(e.Available) == 0 {
+		e.Message += "; the index has no selectable platforms"
+	} else {
+		e.Message += "; available: " + joinPlatforms(e.Available)
+	}
+	return e
+}
+
+// head asks for the tag's digest without downloading the manifest. Docker Hub does
+// not count HEAD requests against its pull limit. ok is false when the registry
+// does not support HEAD or sends no Docker-Content-Digest; the caller then GETs.
+func (r *resolver) head(ctx context.Context) (digest string, ok bool, err error) {
+	req, err := r.newRequest(ctx, http.MethodHead, "manifests", r.ref.identifier())
+	if err != nil {
+		return "", false, err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return "", false, r.classify(err, r.what("manifest"))
+	}
+	defer drain(resp)
+	switch resp.StatusCode {
+	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return "", false, nil
+	}
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return "", false, r.classify(err, r.what("manifest"))
+	}
+	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
+	if err != nil {
+		return "", false, nil
+	}
+	return h.String(), true, nil
+}
+
+// fetched is a manifest or index fetched from the registry.
+type fetched struct {
+	digest    v1.Hash
+	mediaType types.MediaType
+	manifest  *v1.Manifest
+	index     *v1.IndexManifest
+}
+
+// fetchManifest GETs a manifest by tag or digest. When expect is set, the body must
+// hash to it. declared is the size an index entry declared, or -1.
+func (r *resolver) fetchManifest(ctx context.Context, identifier string, expect *v1.Hash, declared int64) (*fetched, error) {
+	what := fmt.Sprintf("manifest %q of %s", identifier, r.ref.repo.RepositoryStr())
+	if declared > MaxManifestSize {
+		return nil, newError(TooLarge, nil, "%s declares %d bytes, over the %d-byte limit for manifests", what, declared, MaxManifestSize)
+	}
+	req, err := r.newRequest(ctx, http.MethodGet, "manifests", identifier)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", acceptHeader())
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, r.classify(err, what)
+	}
+	defer drain(resp)
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, r.classify(err, what)
+	}
+	body, err := readBounded(resp, MaxManifestSize)
+	if err != nil {
+		return nil, r.bodyError(err, what, "manifests", MaxManifestSize)
+	}
+
+	algo := "sha256"
+	if expect != nil {
+		algo = expect.Algorithm
+	}
+	got, err := digestOf(algo, body)
+	if err != nil {
+		return nil, newError(Unsupported, err, "unsupported: digest algorithm of %s: %v", what, err)
+	}
+	if expect != nil && got != *expect {
+		return nil, newError(DigestMismatch, nil, "%s hashes to %s, not the requested %s", what, got, expect)
+	}
+
+	f, err := parseManifest(body, resp.Header.Get("Content-Type"))
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Message = fmt.Sprintf("%s: %s", what, e.Message)
+			return nil, e
+		}
+		return nil, err
+	}
+	f.digest = got
+	return f, nil
+}
+
+// fetchConfig GETs the config blob, after checking its declared size, and verifies
+// its size and digest.
+func (r *resolver) fetchConfig(ctx context.Context, d v1.Descriptor) ([]byte, error) {
+	what := fmt.Sprintf("config blob %s of %s", d.Digest, r.ref.repo.RepositoryStr())
+	if d.Size > MaxConfigSize {
+		return nil, newError(TooLarge, nil, "%s declares %d bytes, over the %d-byte limit for configs", what, d.Size, MaxConfigSize)
+	}
+	if d.Size < 0 {
+		return nil, newError(InvalidManifest, nil, "%s declares a negative size %d", what, d.Size)
+	}
+	req, err := r.newRequest(ctx, http.MethodGet, "blobs", d.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, r.classify(err, what)
+	}
+	defer drain(resp)
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, r.classify(err, what)
+	}
+	// Read one byte past the declared size, so a longer body is detected.
+	body, err := readBounded(resp, min(d.Size+1, MaxConfigSize+1))
+	if err != nil {
+		return nil, r.bodyError(err, what, "configs", MaxConfigSize)
+	}
+	if int64(len(body)) != d.Size {
+		return nil, newError(DigestMismatch, nil, "%s is %d bytes, but the manifest declares %d", what, len(body), d.Size)
+	}
+	got, err := digestOf(d.Digest.Algorithm, body)
+	if err != nil {
+		return nil, newError(Unsupported, err, "unsupported: digest algorithm of %s: %v", what, err)
+	}
+	if got != d.Digest {
+		return nil, newError(DigestMismatch, nil, "%s hashes to %s", what, got)
+	}
+	return body, nil
+}
+
+func (r *resolver) newRequest(ctx context.Context, method, kind, identifier string) (*http.Request, error) {
+	// The scheme transport of go-containerregistry switches to http when the
+	// handshake found an insecure registry.
+	u := fmt.Sprintf("https://%s/v2/%s/%s/%s", r.ref.host, r.ref.repo.RepositoryStr(), kind, identifier)
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return nil, newError(InvalidReference, err, "cannot build a request for %s: %v", r.ref.describe(), err)
+	}
+	return req, nil
+}
+
+func (r *resolver) what(kind string) string {
+	return fmt.Sprintf("%s %q of %s", kind, r.ref.identifier(), r.ref.repo.RepositoryStr())
+}
+
+// errTooLarge is returned by readBounded when a body exceeds its bound.
+var errTooLarge = errors.New("body too large")
+
+// readBounded reads at most limit bytes of the body, refusing a larger declared
+// Content-Length before reading anything.
+func readBounded(resp *http.Response, limit int64) ([]byte, error) {
+	if resp.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > limit {
+		return nil, errTooLarge
+	}
+	return body, nil
+}
+
+func (r *resolver) bodyError(err error, what, kind string, limit int64) error {
+	if errors.Is(err, errTooLarge) {
+		return newError(TooLarge, err, "%s is over the %d-byte limit for %s", what, limit, kind)
+	}
+	return r.classify(err, what)
+}
+
+// drain lets the connection be reused.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+}
+
+func digestOf(algo string, b []byte) (v1.Hash, error) {
+	var h hash.Hash
+	switch algo {
+	case "sha256":
+		h = sha256.New()
+	case "sha512":
+		h = sha512.New()
+	default:
+		return v1.Hash{}, fmt.Errorf("unsupported hash %q", algo)
+	}
+	h.Write(b)
+	return v1.Hash{Algorithm: algo, Hex: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+func acceptHeader() string {
+	var b bytes.Buffer
+	for i, mt := range acceptedMediaTypes {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(string(mt))
+	}
+	return b.String()
+}
+
+// probe reads the fields that tell what kind of document a manifest body is.
+type probe struct {
+	SchemaVersion int             `json:"schemaVersion"`
+	MediaType     string          `json:"mediaType"`
+	Manifests     json.RawMessage `json:"manifests"`
+	Config        json.RawMessage `json:"config"`
+}
+
+// parseManifest parses an image manifest or index. The body's mediaType wins over
+// the Content-Type header; a body with neither is recognised by its fields.
+func parseManifest(body []byte, contentType string) (*fetched, error) {
+	var p probe
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, newError(InvalidManifest, err, "not valid JSON: %v", err)
+	}
+	mt := types.MediaType(p.MediaType)
+	if mt == "" {
+		ct, _, _ := mime.ParseMediaType(contentType)
+		mt = types.MediaType(ct)
+	}
+	switch {
+	case p.SchemaVersion == 1, mt == types.DockerManifestSchema1, mt == types.DockerManifestSchema1Signed:
+		return nil, newError(Unsupported, nil, "unsupported: schema1 manifest; Docker schema 1 was retired, push the image again with a current client")
+	case p.SchemaVersion != 2:
+		return nil, newError(InvalidManifest, nil, "schemaVersion is %d, want 2", p.SchemaVersion)
+	}
+	if !mt.IsIndex() && !mt.IsImage() {
+		switch {
+		case len(p.Manifests) > 0 && len(p.Config) == 0:
+			mt = types.OCIImageIndex
+		case len(p.Config) > 0 && len(p.Manifests) == 0:
+			mt = types.OCIManifestSchema1
+		default:
+			return nil, newError(Unsupported, nil, "unsupported: media type %q is neither an image manifest nor an index", mt)
+		}
+	}
+	f := &fetched{mediaType: mt}
+	if mt.IsIndex() {
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
+		if err != nil {
+			return nil, newError(InvalidManifest, err, "invalid index: %v", err)
+		}
+		f.index = idx
+		return f, nil
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(body))
+	if err != nil {
+		return nil, newError(InvalidManifest, err, "invalid manifest: %v", err)
+	}
+	if m.Config.Digest.Hex == "" {
+		return nil, newError(InvalidManifest, nil, "invalid manifest: it has no config descriptor")
+	}
+	switch m.Config.MediaType {
+	case types.OCIConfigJSON, types.DockerConfigJSON, "":
+	default:
+		return nil, newError(Unsupported, nil, "unsupported: config media type %q is not an image config; this is an artifact, not an image", m.Config.MediaType)
+	}
+	f.manifest = m
+	return f, nil
+}

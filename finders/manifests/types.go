@@ -1,0 +1,152 @@
+// Package manifests resolves a container image reference through a registry's
+// manifest chain (tag, image index, platform manifest, config blob) and
+// summarises the image's build config.
+//
+// It is independent of Kubernetes: it takes plain inputs, returns plain structs
+// and typed errors (*Error), and every registry request of the project lives here.
+// The protocol work (reference parsing, the WWW-Authenticate challenge and token
+// exchange, retries) is go-containerregistry's; this package adds what an
+// operator needs on top: HTTPS enforcement, size bounds, digest verification,
+// cheap HEAD re-checks, platform selection and a history-joined layer view.
+package manifests
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/imageconfig/imageconfig-operator/finders/platforms"
+)
+
+// DefaultRegistry is the registry used when Options.Registry is empty.
+const DefaultRegistry = "registry-1.docker.io"
+
+// Size bounds. Declared sizes are checked before a body is read, and reads stop at the bound.
+const (
+	// MaxManifestSize bounds a manifest or index body.
+	MaxManifestSize = 4 << 20
+	// MaxConfigSize bounds a config blob.
+	MaxConfigSize = 8 << 20
+)
+
+// Options are the inputs of one resolution.
+type Options struct {
+	// Registry is the registry host with an optional port, without a scheme.
+	// Empty means DefaultRegistry. "docker.io", "index.docker.io" and
+	// "registry-1.docker.io" all name Docker Hub.
+	Registry string
+	// Repository is the repository path. On Docker Hub, "nginx" means "library/nginx".
+	Repository string
+	// Tag is the tag to resolve. Empty with an empty Digest means "latest".
+	Tag string
+	// Digest pins the content. Tag and Digest are mutually exclusive.
+	Digest string
+	// Platform selects an index entry. Empty OS and Architecture mean linux/amd64.
+	Platform platforms.Platform
+	// Insecure allows plain HTTP. Without it every request must use HTTPS,
+	// including for localhost and private addresses.
+	Insecure bool
+	// Auth authenticates to the registry. Nil means Keychain, or anonymous when that is nil too.
+	Auth authn.Authenticator
+	// Keychain resolves credentials for the repository when Auth is nil.
+	Keychain authn.Keychain
+	// Transport is the base HTTP transport, for TLS settings and tests.
+	// Nil means a clone of http.DefaultTransport.
+	Transport http.RoundTripper
+	// Timeout bounds the whole resolution, authentication included. Zero means one minute.
+	Timeout time.Duration
+	// UserAgent is sent with every request.
+	UserAgent string
+	// RetryBackoff overrides go-containerregistry's retry backoff within one resolution
+	// (by default 3 tries, 1 s and 3 s apart). Tests use it to keep fault injection fast.
+	RetryBackoff *transport.Backoff
+	// Previous is the result of an earlier resolution of the same reference. When the
+	// tag still points to Previous.Digest, a single HEAD request confirms it and
+	// Previous is returned without any GET.
+	Previous *Result
+}
+
+// Result is the outcome of a resolution.
+type Result struct {
+	Summary
+
+	// RawConfig is the config blob exactly as the registry served it.
+	// It is nil when the result was confirmed from Options.Previous by a HEAD request.
+	RawConfig []byte `json:"-"`
+	// Unchanged is true when a HEAD request confirmed Options.Previous.
+	Unchanged bool `json:"-"`
+}
+
+// Summary is what was resolved, in the shape of the ImageConfig status:
+// the JSON field names are the same.
+type Summary struct {
+	// ImageRef is the canonical reference, such as "index.docker.io/library/nginx:1.27".
+	ImageRef string `json:"imageRef,omitempty"`
+	// Digest is what the tag points to: an index or a manifest.
+	Digest string `json:"digest,omitempty"`
+	// MediaType is the media type of what the tag points to.
+	MediaType string `json:"mediaType,omitempty"`
+	// ManifestDigest is the selected platform's manifest.
+	ManifestDigest string `json:"manifestDigest,omitempty"`
+	// ConfigDigest is the config blob's digest.
+	ConfigDigest string `json:"configDigest,omitempty"`
+	// Platform is the selected platform as os/architecture[/variant].
+	Platform string `json:"platform,omitempty"`
+	// Platforms lists every index entry; empty for a single-platform image.
+	Platforms []IndexEntry `json:"platforms,omitempty"`
+	// Config summarises the config blob.
+	Config *BuildConfig `json:"config,omitempty"`
+	// Layers are the layers joined to the history entries that created them.
+	Layers []Layer `json:"layers,omitempty"`
+	// LayerHistoryNote explains why createdBy is empty when history and layers do not pair.
+	LayerHistoryNote string `json:"layerHistoryNote,omitempty"`
+	// LayerCount is len(Layers).
+	LayerCount int32 `json:"layerCount,omitempty"`
+	// TotalSize is the sum of the compressed layer sizes.
+	TotalSize int64 `json:"totalSize,omitempty"`
+}
+
+// IndexEntry is one entry of an image index.
+type IndexEntry struct {
+	OS           string `json:"os,omitempty"`
+	Architecture string `json:"architecture,omitempty"`
+	Variant      string `json:"variant,omitempty"`
+	OSVersion    string `json:"osVersion,omitempty"`
+	Digest       string `json:"digest"`
+	Size         int64  `json:"size,omitempty"`
+	MediaType    string `json:"mediaType,omitempty"`
+	// Attestation marks an attestation manifest, which is never selected.
+	Attestation bool `json:"attestation,omitempty"`
+}
+
+// BuildConfig summarises an image config blob.
+type BuildConfig struct {
+	Created      *time.Time        `json:"created,omitempty"`
+	Author       string            `json:"author,omitempty"`
+	OS           string            `json:"os,omitempty"`
+	Architecture string            `json:"architecture,omitempty"`
+	Variant      string            `json:"variant,omitempty"`
+	OSVersion    string            `json:"osVersion,omitempty"`
+	User         string            `json:"user,omitempty"`
+	Env          []string          `json:"env,omitempty"`
+	Entrypoint   []string          `json:"entrypoint,omitempty"`
+	Cmd          []string          `json:"cmd,omitempty"`
+	WorkingDir   string            `json:"workingDir,omitempty"`
+	ExposedPorts []string          `json:"exposedPorts,omitempty"`
+	Volumes      []string          `json:"volumes,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	StopSignal   string            `json:"stopSignal,omitempty"`
+}
+
+// Layer is one layer, joined to its history entry.
+type Layer struct {
+	Digest    string     `json:"digest"`
+	DiffID    string     `json:"diffID,omitempty"`
+	MediaType string     `json:"mediaType,omitempty"`
+	Size      int64      `json:"size,omitempty"`
+	Created   *time.Time `json:"created,omitempty"`
+	CreatedBy string     `json:"createdBy,omitempty"`
+	Comment   string     `json:"comment,omitempty"`
+}
