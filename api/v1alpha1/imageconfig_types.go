@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -68,7 +70,7 @@ type ImageConfigSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="spec.interval must be at least 10s"
 	// +optional
-	Interval metav1.Duration `json:"interval,omitempty"`
+	Interval *metav1.Duration `json:"interval,omitempty"`
 
 	// timeout bounds one resolution, authentication included, such as "60s".
 	// +kubebuilder:default="60s"
@@ -76,7 +78,7 @@ type ImageConfigSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="spec.timeout must be between 1s and 10m"
 	// +optional
-	Timeout metav1.Duration `json:"timeout,omitempty"`
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
 	// insecure allows plain HTTP to this registry. The manager honours it only when it runs
 	// with --allow-insecure-registries; otherwise the object is not Ready, with reason
@@ -377,4 +379,20 @@ type ImageConfigList struct {
 
 func init() {
 	SchemeBuilder.Register(&ImageConfig{}, &ImageConfigList{})
+}
+
+// GetInterval returns spec.interval, or one hour when it is not set.
+func (in *ImageConfig) GetInterval() time.Duration {
+	if in.Spec.Interval == nil || in.Spec.Interval.Duration <= 0 {
+		return time.Hour
+	}
+	return in.Spec.Interval.Duration
+}
+
+// GetTimeout returns spec.timeout, or 60 seconds when it is not set.
+func (in *ImageConfig) GetTimeout() time.Duration {
+	if in.Spec.Timeout == nil || in.Spec.Timeout.Duration <= 0 {
+		return 60 * time.Second
+	}
+	return in.Spec.Timeout.Duration
 }

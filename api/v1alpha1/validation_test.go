@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,13 +44,13 @@ func TestAPIValidation(t *testing.T) {
 			{"tag", s.Tag, ""},
 			{"platform.os", s.Platform.OS, "linux"},
 			{"platform.architecture", s.Platform.Architecture, "amd64"},
-			{"interval", s.Interval.Duration, time.Hour},
-			{"timeout", s.Timeout.Duration, 60 * time.Second},
+			{"interval", s.Interval, &metav1.Duration{Duration: time.Hour}},
+			{"timeout", s.Timeout, &metav1.Duration{Duration: 60 * time.Second}},
 			{"insecure", s.Insecure, false},
 			{"suspend", s.Suspend, false},
 		}
 		for _, c := range checks {
-			if c.got != c.want {
+			if !equality.Semantic.DeepEqual(c.got, c.want) {
 				t.Errorf("spec.%s = %v, want %v", c.field, c.got, c.want)
 			}
 		}
@@ -87,10 +88,10 @@ func TestAPIValidation(t *testing.T) {
 		{"tag with /", func(s *imagesv1alpha1.ImageConfigSpec) { s.Tag = "1.27/alpine" }, "spec.tag", ""},
 		{"malformed digest", func(s *imagesv1alpha1.ImageConfigSpec) { s.Tag = ""; s.Digest = "sha256:abc" }, "spec.digest", ""},
 		{"both tag and digest", func(s *imagesv1alpha1.ImageConfigSpec) { s.Digest = digest }, "spec", "spec.tag and spec.digest are mutually exclusive"},
-		{"interval 1s", func(s *imagesv1alpha1.ImageConfigSpec) { s.Interval = metav1.Duration{Duration: time.Second} }, "spec.interval", "spec.interval must be at least 10s"},
+		{"interval 1s", func(s *imagesv1alpha1.ImageConfigSpec) { s.Interval = &metav1.Duration{Duration: time.Second} }, "spec.interval", "spec.interval must be at least 10s"},
 		{"registry with a scheme", func(s *imagesv1alpha1.ImageConfigSpec) { s.Registry = "http://example.com" }, "spec.registry", "without a scheme"},
 		{"registry with a path", func(s *imagesv1alpha1.ImageConfigSpec) { s.Registry = "example.com/v2" }, "spec.registry", ""},
-		{"timeout 0s", func(s *imagesv1alpha1.ImageConfigSpec) { s.Timeout = metav1.Duration{Duration: 500 * time.Millisecond} }, "spec.timeout", "spec.timeout must be between 1s and 10m"},
+		{"timeout 0s", func(s *imagesv1alpha1.ImageConfigSpec) { s.Timeout = &metav1.Duration{Duration: 500 * time.Millisecond} }, "spec.timeout", "spec.timeout must be between 1s and 10m"},
 		{"platform with upper case", func(s *imagesv1alpha1.ImageConfigSpec) { s.Platform.Architecture = "ARM64" }, "spec.platform.architecture", ""},
 	}
 	for i, tt := range tests {
