@@ -127,7 +127,7 @@ func (r *resolver) connect(ctx context.Context) error {
 	scopes := []string{r.ref.repo.Scope(transport.PullScope)}
 	rt, err := transport.NewWithContext(ctx, r.ref.repo.Registry, auth, t, scopes)
 	if err != nil {
-		return r.classify(err, "the authentication handshake")
+		return r.classify(err, "/v2/ for the authentication handshake")
 	}
 	r.client = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
 	return nil

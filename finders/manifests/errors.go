@@ -168,7 +168,7 @@ func (r *resolver) classify(err error, what string) error {
 	if errors.As(err, &nerr) && nerr.Timeout() {
 		return newError(Unavailable, err, "timed out talking to registry %s while fetching %s", host, what)
 	}
-	return newError(Unavailable, err, "cannot fetch %s from registry %s: %s", what, host, redactURLs(err.Error()))
+	return newError(Unavailable, err, "cannot reach registry %s while fetching %s: %s", host, what, redactURLs(err.Error()))
 }
 
 func certProblem(err error) string {

@@ -48,27 +48,11 @@ type resolver struct {
 //
 // Errors are *Error.
 func Resolve(ctx context.Context, o Options) (*Result, error) {
-	ref, err := parseReference(o)
+	r, ctx, cancel, err := start(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	want := o.Platform
-	if want.OS == "" && want.Architecture == "" {
-		want.OS, want.Architecture = "linux", "amd64"
-	}
-	if want.OS == "" || want.Architecture == "" {
-		return nil, newError(InvalidReference, nil, "platform %q needs both os and architecture", want.String())
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-
-	r := &resolver{opts: o, ref: ref, want: want}
-	if err := r.connect(ctx); err != nil {
-		return nil, err
-	}
 	return r.resolve(ctx)
 }
 
@@ -83,11 +67,7 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 		}
 	}
 
-	var expect *v1.Hash
-	if r.ref.tag == "" {
-		expect = &r.ref.digest
-	}
-	top, err := r.fetchManifest(ctx, r.ref.identifier(), expect, -1)
+	top, err := r.fetchTop(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -191,36 +171,58 @@ func (r *resolver) platformNotFound(err error) error {
 	return e
 }
 
+// fetchTop GETs what the tag (or digest) points to.
+func (r *resolver) fetchTop(ctx context.Context) (*fetched, error) {
+	var expect *v1.Hash
+	if r.ref.tag == "" {
+		expect = &r.ref.digest
+	}
+	return r.fetchManifest(ctx, r.ref.identifier(), expect, -1)
+}
+
 // head asks for the tag's digest without downloading the manifest. Docker Hub does
 // not count HEAD requests against its pull limit. ok is false when the registry
 // does not support HEAD or sends no Docker-Content-Digest; the caller then GETs.
 func (r *resolver) head(ctx context.Context) (digest string, ok bool, err error) {
+	digest, _, ok, err = r.headDescriptor(ctx)
+	return digest, ok, err
+}
+
+func (r *resolver) headDescriptor(ctx context.Context) (digest, mediaType string, ok bool, err error) {
 	req, err := r.newRequest(ctx, http.MethodHead, "manifests", r.ref.identifier())
 	if err != nil {
-		return "", false, err
+		return "", "", false, err
 	}
+	// Without Accept, a registry may answer with the digest of a converted manifest.
+	req.Header.Set("Accept", acceptHeader())
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return "", false, r.classify(err, r.what("manifest"))
+		return "", "", false, r.classify(err, r.what("manifest"))
 	}
 	defer drain(resp)
 	switch resp.StatusCode {
 	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
-		return "", false, nil
+		return "", "", false, nil
 	}
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return "", false, r.classify(err, r.what("manifest"))
+		return "", "", false, r.classify(err, r.what("manifest"))
 	}
 	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
 	if err != nil {
-		return "", false, nil
+		return "", "", false, nil
 	}
-	return h.String(), true, nil
+	if r.ref.tag == "" && h != r.ref.digest {
+		// A HEAD by digest is verified like a GET would be.
+		return "", "", false, newError(DigestMismatch, nil, "registry %s answered HEAD %s with digest %s", r.ref.host, r.ref.describe(), h)
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return h.String(), mt, true, nil
 }
 
 // fetched is a manifest or index fetched from the registry.
 type fetched struct {
 	digest    v1.Hash
+	size      int64
 	mediaType types.MediaType
 	manifest  *v1.Manifest
 	index     *v1.IndexManifest
@@ -273,6 +275,7 @@ func (r *resolver) fetchManifest(ctx context.Context, identifier string, expect 
 		return nil, err
 	}
 	f.digest = got
+	f.size = int64(len(body))
 	return f, nil
 }
 

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+)
+
+// binary is the imageconfig command built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "imageconfig-cli")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "imageconfig")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func imageconfig(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running imageconfig: %v", err)
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, a)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, b)
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func TestCLI(t *testing.T) {
+	reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
+	idx, images := testregistry.MultiArch(t)
+	indexDigest := reg.PushIndex(t, "some/repo", "tag", idx)
+	ref := reg.Host() + "/some/repo:tag"
+
+	t.Run("config prints the platform's config blob", func(t *testing.T) {
+		r := imageconfig(t, "config", "--insecure", ref, "--platform", "linux/arm/v7")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		raw, _ := images["linux/arm/v7"].RawConfigFile()
+		if !jsonEqual(t, []byte(r.stdout), raw) {
+			t.Errorf("output is not linux/arm/v7's config:\n%s", r.stdout)
+		}
+		if !strings.HasPrefix(r.stdout, "{\n  \"") {
+			t.Errorf("output is not indented by 2 spaces:\n%.80s", r.stdout)
+		}
+	})
+
+	t.Run("summary uses the status field names", func(t *testing.T) {
+		r := imageconfig(t, "summary", ref, "--insecure", "--platform=linux/arm64")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var s map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"imageRef", "digest", "mediaType", "manifestDigest", "configDigest", "platform", "platforms", "config", "layers", "layerCount", "totalSize"} {
+			if _, ok := s[k]; !ok {
+				t.Errorf("summary lacks %q", k)
+			}
+		}
+		if s["digest"] != indexDigest.String() || s["platform"] != "linux/arm64/v8" {
+			t.Errorf("digest = %v, platform = %v", s["digest"], s["platform"])
+		}
+	})
+
+	t.Run("platforms lists every entry", func(t *testing.T) {
+		r := imageconfig(t, "platforms", "--insecure", ref)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if len(lines) != 8 {
+			t.Fatalf("%d lines, want 8:\n%s", len(lines), r.stdout)
+		}
+		armDigest, _ := images["linux/arm/v7"].Digest()
+		if f := strings.Fields(lines[2]); len(f) != 3 || f[0] != "linux/arm/v7" || f[1] != armDigest.String() {
+			t.Errorf("line 3 = %q, want linux/arm/v7 %s SIZE", lines[2], armDigest)
+		}
+	})
+
+	t.Run("digest", func(t *testing.T) {
+		r := imageconfig(t, "digest", "--insecure", ref)
+		if r.code != 0 || strings.TrimSpace(r.stdout) != indexDigest.String() {
+			t.Errorf("digest = %q (exit %d), want %s", r.stdout, r.code, indexDigest)
+		}
+		s390x, _ := images["linux/s390x"].Digest()
+		r = imageconfig(t, "digest", "--insecure", ref, "--platform", "linux/s390x")
+		if r.code != 0 || strings.TrimSpace(r.stdout) != s390x.String() {
+			t.Errorf("digest --platform = %q (exit %d), want %s", r.stdout, r.code, s390x)
+		}
+	})
+
+	errorTests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"platform not found lists the available ones", []string{"config", "--insecure", ref, "--platform", "linux/ppc64le"}, 1, "available: linux/amd64, linux/arm64/v8, linux/arm/v7, linux/arm/v6, linux/s390x, windows/amd64"},
+		{"unknown tag", []string{"config", "--insecure", reg.Host() + "/some/repo:nope"}, 1, "NotFound"},
+		{"plain HTTP without --insecure", []string{"config", ref}, 1, "insecure"},
+		{"no REF", []string{"config"}, 2, "want a command and one REF"},
+		{"unknown command", []string{"show", ref}, 2, `unknown command "show"`},
+		{"bad platform", []string{"config", ref, "--platform", "linux"}, 2, "--platform"},
+		{"bad flag", []string{"config", ref, "--nope"}, 2, "flag provided but not defined"},
+		{"bad reference", []string{"config", "UPPER/case"}, 2, "invalid"},
+	}
+	for _, tt := range errorTests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := imageconfig(t, tt.args...)
+			if r.code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr: %s", r.code, tt.wantCode, r.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout is not empty: %q", r.stdout)
+			}
+			last := strings.TrimSpace(r.stderr)
+			if i := strings.LastIndex(last, "\n"); i >= 0 {
+				last = last[i+1:]
+			}
+			if !strings.HasPrefix(last, "imageconfig: ") || !strings.Contains(r.stderr, tt.wantErr) && !strings.Contains(last, tt.wantErr) {
+				t.Errorf("stderr = %q, want a line with %q", r.stderr, tt.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/platforms"
+)
+
+const usage = `Usage: imageconfig COMMAND REF [flags]
+
+Print a container image's config, resolved through the registry's manifest chain.
+
+Commands:
+  config      the config blob's JSON for the platform, indented by 2 spaces
+  summary     the summary as JSON, with the field names of ImageConfig.status
+  platforms   one line per index entry: os/arch[/variant] digest size
+  digest      the digest the tag points to; with --platform, the platform manifest's
+
+REF is a Docker-style reference: nginx, nginx:1.27, ghcr.io/org/app:v1,
+localhost:5000/x@sha256:...
+
+Flags:
+`
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitRegistry = 1
+	exitUsage    = 2
+)
+
+// usageError is a bad command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+type cli struct {
+	command     string
+	ref         string
+	registry    string
+	platform    string
+	platformSet bool
+	insecure    bool
+	timeout     time.Duration
+}
+
+func parseArgs(args []string, stderr io.Writer) (*cli, error) {
+	c := &cli{}
+	fs := flag.NewFlagSet("imageconfig", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.registry, "registry", manifests.DefaultRegistry, "registry for a REF that names none")
+	fs.StringVar(&c.platform, "platform", "linux/amd64", "platform as os/arch[/variant]")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow plain HTTP to the registry")
+	fs.DurationVar(&c.timeout, "timeout", manifests.DefaultTimeout, "bound on the whole resolution")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+
+	// Flags may come before or after the positional arguments.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "platform" {
+			c.platformSet = true
+		}
+	})
+	if len(positional) != 2 {
+		fs.Usage()
+		return nil, &usageError{"want a command and one REF"}
+	}
+	c.command, c.ref = positional[0], positional[1]
+	switch c.command {
+	case "config", "summary", "platforms", "digest":
+	default:
+		fs.Usage()
+		return nil, &usageError{fmt.Sprintf("unknown command %q", c.command)}
+	}
+	if c.timeout <= 0 {
+		return nil, &usageError{"--timeout must be positive"}
+	}
+	return c, nil
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "imageconfig: %v\n", err)
+		return exitUsage
+	}
+	opts, err := c.options()
+	if err != nil {
+		fmt.Fprintf(stderr, "imageconfig: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	out, err := c.execute(ctx, opts)
+	if err != nil {
+		var e *manifests.Error
+		if !errors.As(err, &e) {
+			fmt.Fprintf(stderr, "imageconfig: %s\n", oneLine(err.Error()))
+			return exitRegistry
+		}
+		fmt.Fprintf(stderr, "imageconfig: %s: %s\n", e.Reason, oneLine(e.Error()))
+		if e.Reason == manifests.InvalidReference {
+			return exitUsage
+		}
+		return exitRegistry
+	}
+	_, _ = stdout.Write(out)
+	return exitOK
+}
+
+func (c *cli) options() (manifests.Options, error) {
+	opts, err := manifests.ParseReference(c.ref, c.registry)
+	if err != nil {
+		return opts, err
+	}
+	p, err := platforms.Parse(c.platform)
+	if err != nil {
+		return opts, fmt.Errorf("--platform: %w", err)
+	}
+	opts.Platform = p
+	opts.Insecure = c.insecure
+	opts.Timeout = c.timeout
+	opts.UserAgent = "imageconfig"
+	return opts, nil
+}
+
+func (c *cli) execute(ctx context.Context, opts manifests.Options) ([]byte, error) {
+	switch c.command {
+	case "digest":
+		if !c.platformSet {
+			d, _, err := manifests.Digest(ctx, opts)
+			return []byte(d + "\n"), err
+		}
+		res, err := manifests.Resolve(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(res.ManifestDigest + "\n"), nil
+	case "platforms":
+		entries, err := manifests.Platforms(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		for _, e := range entries {
+			b.WriteString(e.String())
+			if e.Attestation {
+				b.WriteString(" attestation")
+			}
+			b.WriteByte('\n')
+		}
+		return b.Bytes(), nil
+	}
+
+	res, err := manifests.Resolve(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if c.command == "config" {
+		if err := json.Indent(&b, res.RawConfig, "", "  "); err != nil {
+			return nil, fmt.Errorf("config blob is not valid JSON: %w", err)
+		}
+		b.WriteByte('\n')
+		return b.Bytes(), nil
+	}
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res.Summary); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

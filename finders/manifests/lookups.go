@@ -1,0 +1,91 @@
+package manifests
+
+import (
+	"context"
+	"fmt"
+)
+
+// start validates o and runs the authentication handshake.
+func start(ctx context.Context, o Options) (*resolver, context.Context, context.CancelFunc, error) {
+	ref, err := parseReference(o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	want := o.Platform
+	if want.OS == "" && want.Architecture == "" {
+		want.OS, want.Architecture = "linux", "amd64"
+	}
+	if want.OS == "" || want.Architecture == "" {
+		return nil, nil, nil, newError(InvalidReference, nil, "platform %q needs both os and architecture", want.String())
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	r := &resolver{opts: o, ref: ref, want: want}
+	if err := r.connect(ctx); err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return r, ctx, cancel, nil
+}
+
+// Digest returns the digest and media type of what the tag (or digest) points to,
+// with one HEAD request after the handshake, or one GET when the registry does not
+// answer HEAD with a digest. It does not read the index, so Options.Platform is unused.
+func Digest(ctx context.Context, o Options) (digest, mediaType string, err error) {
+	r, ctx, cancel, err := start(ctx, o)
+	if err != nil {
+		return "", "", err
+	}
+	defer cancel()
+	if d, mt, ok, err := r.headDescriptor(ctx); err != nil {
+		return "", "", err
+	} else if ok {
+		return d, mt, nil
+	}
+	top, err := r.fetchTop(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	return top.digest.String(), string(top.mediaType), nil
+}
+
+// Platforms lists the entries of the image index the tag points to, attestations
+// included. For a single-platform image it returns one entry, read from its config.
+func Platforms(ctx context.Context, o Options) ([]IndexEntry, error) {
+	r, ctx, cancel, err := start(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	top, err := r.fetchTop(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if top.index != nil {
+		entries, _ := indexEntries(top.index)
+		return entries, nil
+	}
+	raw, err := r.fetchConfig(ctx, top.manifest.Config)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := parseConfig(raw)
+	if err != nil {
+		return nil, newError(InvalidManifest, err, "config blob %s of %s is invalid: %v", top.manifest.Config.Digest, r.ref.describe(), err)
+	}
+	return []IndexEntry{{
+		OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion,
+		Digest: top.digest.String(), Size: top.size, MediaType: string(top.mediaType),
+	}}, nil
+}
+
+// String renders an entry as the CLI prints it: "os/arch[/variant] digest size".
+func (e IndexEntry) String() string {
+	p := e.OS + "/" + e.Architecture
+	if e.Variant != "" {
+		p += "/" + e.Variant
+	}
+	return fmt.Sprintf("%s %s %d", p, e.Digest, e.Size)
+}
