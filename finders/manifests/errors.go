@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -120,7 +122,12 @@ func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	const max = 1024
 	if len(s) > max {
-		s = s[:max] + "…"
+		// Cut on a rune boundary, so the message stays valid UTF-8.
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }
@@ -159,14 +166,18 @@ func (r *resolver) classify(err error, what string) error {
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return newError(Unavailable, err, "registry %s answers plain HTTP, not HTTPS; set insecure to allow plain HTTP", host)
 	}
-	var perr *plainHTTPError
-	if errors.As(err, &perr) {
-		return newError(Unavailable, err, "%s while fetching %s; set insecure to allow plain HTTP", perr.Error(), what)
-	}
-
 	var nerr net.Error
 	if errors.As(err, &nerr) && nerr.Timeout() {
 		return newError(Unavailable, err, "timed out talking to registry %s while fetching %s", host, what)
+	}
+	// When the HTTPS ping of a local registry cannot connect, go-containerregistry
+	// also tries plain HTTP, which guard refuses; the connection failure is then the
+	// cause to report, since setting insecure would not help.
+	var perr *plainHTTPError
+	var operr *net.OpError
+	var dnserr *net.DNSError
+	if errors.As(err, &perr) && !errors.As(err, &operr) && !errors.As(err, &dnserr) {
+		return newError(Unavailable, err, "%s while fetching %s; set insecure to allow plain HTTP", perr.Error(), what)
 	}
 	return newError(Unavailable, err, "cannot reach registry %s while fetching %s: %s", host, what, redactURLs(err.Error()))
 }
@@ -238,7 +249,13 @@ func redactURLs(s string) string {
 	for i, f := range fields {
 		if (strings.Contains(f, "://")) && strings.Contains(f, "?") {
 			fields[i] = f[:strings.Index(f, "?")] + "?REDACTED"
-			if strings.HasSuffix(f, "\":") || strings.HasSuffix(f, ":") {
+			// Keep the closing quote and colon of `Get "https://…?…":`.
+			switch {
+			case strings.HasSuffix(f, "\":"):
+				fields[i] += "\":"
+			case strings.HasSuffix(f, "\""):
+				fields[i] += "\""
+			case strings.HasSuffix(f, ":"):
 				fields[i] += ":"
 			}
 		}
@@ -253,7 +270,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
+		// Negative values, and values whose Duration would overflow, are not usable.
+		if s < 0 || int64(s) > int64(math.MaxInt64/time.Second) {
 			return 0
 		}
 		return time.Duration(s) * time.Second

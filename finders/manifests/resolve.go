@@ -111,7 +111,7 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 		if _, err := platforms.Select(r.want, []platforms.Entry{{Platform: got, HasPlatform: true}}); err != nil {
 			return nil, &Error{
 				Reason:    PlatformMismatch,
-				Message:   fmt.Sprintf("%s is a single-platform image for %s, not %s", r.ref.describe(), describePlatform(got), describePlatform(r.want)),
+				Message:   oneLine(fmt.Sprintf("%s is a single-platform image for %s, not %s", r.ref.describe(), describePlatform(got), describePlatform(r.want))),
 				Available: []string{describePlatform(got)},
 			}
 		}
@@ -168,6 +168,8 @@ func (r *resolver) platformNotFound(err error) error {
 	} else {
 		e.Message += "; available: " + joinPlatforms(e.Available)
 	}
+	// The platforms come from the registry and may hold newlines.
+	e.Message = oneLine(e.Message)
 	return e
 }
 

@@ -1,0 +1,89 @@
+// Command manager runs the ImageConfig controller.
+package main
+
+import (
+	"flag"
+	"os"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/controllers"
+)
+
+var scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(imagesv1alpha1.AddToScheme(scheme))
+}
+
+func main() {
+	var (
+		metricsAddr, probeAddr  string
+		leaderElect, insecure   bool
+		maxConcurrent, apiBurst int
+		apiQPS                  float64
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, such as :8080. \"0\" disables it.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the healthz and readyz endpoints bind to.")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active.")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "How many ImageConfigs are resolved at once.")
+	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API server.")
+	flag.IntVar(&apiBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
+	flag.BoolVar(&insecure, "allow-insecure-registries", false, "Honour spec.insecure: allow plain HTTP to registries whose ImageConfigs ask for it.")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	cfg := ctrl.GetConfigOrDie()
+	cfg.QPS = float32(apiQPS)
+	cfg.Burst = apiBurst
+	cfg.UserAgent = "imageconfig-operator"
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "imageconfig-operator.images.imageconfig.dev",
+	})
+	if err != nil {
+		log.Error(err, "Unable to create the manager")
+		os.Exit(1)
+	}
+
+	r := &controllers.ImageConfigReconciler{
+		Client:                  mgr.GetClient(),
+		AllowInsecureRegistries: insecure,
+		UserAgent:               "imageconfig-operator",
+	}
+	if err := r.SetupWithManager(mgr, controllers.SetupOptions{MaxConcurrentReconciles: maxConcurrent}); err != nil {
+		log.Error(err, "Unable to create the controller", "controller", "ImageConfig")
+		os.Exit(1)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		log.Error(err, "Unable to set up the health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		log.Error(err, "Unable to set up the ready check")
+		os.Exit(1)
+	}
+
+	log.Info("Starting the manager", "allowInsecureRegistries", insecure, "maxConcurrentReconciles", maxConcurrent)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "Manager exited")
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,259 @@
+// Package controllers holds the ImageConfig reconciler. It maps the finders'
+// results and typed errors to status, conditions and events; every registry
+// request is made by the finders.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+)
+
+// ImageConfigReconciler resolves ImageConfigs through their registries.
+type ImageConfigReconciler struct {
+	client.Client
+
+	// Finder resolves images; RegistryFinder when nil.
+	Finder Finder
+	// Recorder emits events on transitions.
+	Recorder events.EventRecorder
+	// AllowInsecureRegistries honours spec.insecure; without it such objects are not Ready.
+	AllowInsecureRegistries bool
+	// UserAgent is sent to registries.
+	UserAgent string
+	// Transport is the base HTTP transport for registries; nil means the default.
+	Transport http.RoundTripper
+	// Now returns the current time; time.Now when nil.
+	Now func() time.Time
+
+	limiter *intervalLimiter
+}
+
+// SetupOptions tune the controller.
+type SetupOptions struct {
+	// MaxConcurrentReconciles is how many objects are resolved at once.
+	MaxConcurrentReconciles int
+	// RetryBaseDelay and RetryMaxDelay bound the backoff of transient errors;
+	// zero means the package defaults.
+	RetryBaseDelay, RetryMaxDelay time.Duration
+}
+
+// +kubebuilder:rbac:groups=images.imageconfig.dev,resources=imageconfigs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=images.imageconfig.dev,resources=imageconfigs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile resolves one ImageConfig and writes its status with one patch.
+func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	obj := &imagesv1alpha1.ImageConfig{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.limiter.remove(req)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	r.limiter.setInterval(req, obj.GetInterval())
+
+	base := obj.DeepCopy()
+	defer func() {
+		if err := r.patchStatus(ctx, base, obj); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+			return
+		}
+		for _, e := range transitionEvents(base, obj) {
+			r.Recorder.Eventf(obj, nil, e.eventType, e.reason, "Reconcile", "%s", e.note)
+		}
+	}()
+	return r.reconcile(ctx, obj)
+}
+
+func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alpha1.ImageConfig) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	interval := obj.GetInterval()
+
+	if obj.Spec.Suspend {
+		log.V(1).Info("Suspended, not contacting the registry")
+		markSuspended(obj)
+		return ctrl.Result{}, nil
+	}
+	if obj.Spec.Insecure && !r.AllowInsecureRegistries {
+		markStalled(obj, imagesv1alpha1.InsecureNotAllowedReason,
+			fmt.Sprintf("spec.insecure is true, but the manager does not allow plain HTTP to registry %s: start it with --allow-insecure-registries", obj.Spec.Registry))
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+
+	now := r.now()
+	if wait := untilDue(obj, now); wait > 0 {
+		log.V(1).Info("Not due for a re-check", "after", wait)
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+
+	opts := options(obj)
+	opts.UserAgent = r.UserAgent
+	opts.Transport = r.Transport
+	res, err := r.finder().Resolve(ctx, opts)
+	obj.Status.LastCheckedTime = &metav1.Time{Time: now}
+	obj.Status.LastHandledReconcileAt = obj.GetAnnotations()[imagesv1alpha1.ReconcileRequestAnnotation]
+	if err != nil {
+		return r.failed(ctx, obj, err)
+	}
+
+	applyResult(&obj.Status, res, now)
+	markReady(obj, readyMessage(res))
+	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
+	return ctrl.Result{RequeueAfter: interval}, nil
+}
+
+// failed maps a finder error to conditions and to how the object is retried:
+// transient errors back off through the controller's rate limiter, a rate limit
+// waits for the registry's Retry-After, and terminal errors wait for the interval
+// (or for a change to the object) without hammering the registry.
+func (r *ImageConfigReconciler) failed(ctx context.Context, obj *imagesv1alpha1.ImageConfig, err error) (ctrl.Result, error) {
+	interval := obj.GetInterval()
+	reason := string(manifests.ReasonOf(err))
+	msg := err.Error()
+	var ferr *manifests.Error
+	errors.As(err, &ferr)
+
+	switch manifests.ReasonOf(err) {
+	case manifests.RateLimited:
+		markRetrying(obj, reason, msg)
+		if ferr != nil && ferr.RetryAfter > 0 {
+			return ctrl.Result{RequeueAfter: min(ferr.RetryAfter, interval)}, nil
+		}
+		return ctrl.Result{}, err
+	case manifests.Unavailable:
+		markRetrying(obj, reason, msg)
+		return ctrl.Result{}, err
+	default:
+		ctrl.LoggerFrom(ctx).Info("Resolution failed; waiting for the interval or a change", "reason", reason, "message", msg, "interval", interval)
+		markStalled(obj, reason, msg)
+		return ctrl.Result{RequeueAfter: interval}, nil
+	}
+}
+
+// untilDue returns how long until obj needs the registry again; zero means now.
+// A new generation, a new requested-at annotation, or a status that is not Ready
+// is due at once; otherwise a check is due an interval after the last one. This
+// keeps a manager restart from re-checking every object at once.
+func untilDue(obj *imagesv1alpha1.ImageConfig, now time.Time) time.Duration {
+	st := &obj.Status
+	switch {
+	case obj.Generation != st.ObservedGeneration,
+		obj.GetAnnotations()[imagesv1alpha1.ReconcileRequestAnnotation] != st.LastHandledReconcileAt,
+		!apimeta.IsStatusConditionTrue(st.Conditions, imagesv1alpha1.ReadyCondition),
+		st.LastCheckedTime == nil:
+		return 0
+	}
+	if wait := st.LastCheckedTime.Add(obj.GetInterval()).Sub(now); wait > time.Second {
+		return wait
+	}
+	return 0
+}
+
+func (r *ImageConfigReconciler) patchStatus(ctx context.Context, base, obj *imagesv1alpha1.ImageConfig) error {
+	patch := client.MergeFrom(base)
+	data, err := patch.Data(obj)
+	if err != nil {
+		return fmt.Errorf("computing the status patch: %w", err)
+	}
+	if string(data) == "{}" {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, obj, patch); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("patching status: %w", err))
+	}
+	return nil
+}
+
+// transitionEvent is an event to emit after the status was written.
+type transitionEvent struct {
+	eventType, reason, note string
+}
+
+// transitionEvents returns the events for what changed between base and obj: a
+// moved tag, Ready turning false, and Ready turning true. A retry that fails the
+// same way again emits nothing.
+func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
+	var evs []transitionEvent
+	old, cur := base.Status, obj.Status
+	if old.Digest != "" && cur.Digest != old.Digest && old.ImageRef == cur.ImageRef {
+		what := "tag " + obj.Spec.Tag
+		if obj.Spec.Tag == "" && obj.Spec.Digest == "" {
+			what = "tag " + imagesv1alpha1.DefaultTag
+		}
+		evs = append(evs, transitionEvent{corev1.EventTypeNormal, "DigestChanged", fmt.Sprintf("%s moved from %s to %s", what, old.Digest, cur.Digest)})
+	}
+	was := apimeta.FindStatusCondition(old.Conditions, imagesv1alpha1.ReadyCondition)
+	now := apimeta.FindStatusCondition(cur.Conditions, imagesv1alpha1.ReadyCondition)
+	switch {
+	case now == nil:
+	case now.Status == metav1.ConditionFalse && (was == nil || was.Status != metav1.ConditionFalse):
+		evs = append(evs, transitionEvent{corev1.EventTypeWarning, now.Reason, now.Message})
+	case now.Status == metav1.ConditionTrue && (was == nil || was.Status != metav1.ConditionTrue):
+		evs = append(evs, transitionEvent{corev1.EventTypeNormal, now.Reason, now.Message})
+	}
+	return evs
+}
+
+func (r *ImageConfigReconciler) finder() Finder {
+	if r.Finder == nil {
+		return RegistryFinder
+	}
+	return r.Finder
+}
+
+func (r *ImageConfigReconciler) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
+}
+
+// requestedAtChanged passes updates that change the requested-at annotation.
+var requestedAtChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		if e.ObjectOld == nil || e.ObjectNew == nil {
+			return false
+		}
+		key := imagesv1alpha1.ReconcileRequestAnnotation
+		return e.ObjectOld.GetAnnotations()[key] != e.ObjectNew.GetAnnotations()[key]
+	},
+}
+
+// SetupWithManager registers the controller. Status updates do not trigger a
+// reconcile: only new generations, the requested-at annotation and the interval do.
+func (r *ImageConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts SetupOptions) error {
+	base, max := opts.RetryBaseDelay, opts.RetryMaxDelay
+	if base <= 0 {
+		base = RetryBaseDelay
+	}
+	if max <= 0 {
+		max = RetryMaxDelay
+	}
+	r.limiter = newIntervalLimiter(base, max)
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("imageconfig-controller")
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&imagesv1alpha1.ImageConfig{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, requestedAtChanged))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, RateLimiter: r.limiter}).
+		Named("imageconfig").
+		Complete(r)
+}

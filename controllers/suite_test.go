@@ -1,0 +1,97 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+)
+
+// recorder is an events.EventRecorder that keeps what it is given.
+type recorder struct {
+	mu     sync.Mutex
+	events []recordedEvent
+}
+
+type recordedEvent struct {
+	object, eventType, reason, note string
+}
+
+func (r *recorder) Eventf(regarding runtime.Object, _ runtime.Object, eventType, reason, _ string, note string, args ...interface{}) {
+	name := ""
+	if o, ok := regarding.(client.Object); ok {
+		name = o.GetNamespace() + "/" + o.GetName()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, recordedEvent{name, eventType, reason, fmt.Sprintf(note, args...)})
+}
+
+// of returns the events recorded for obj.
+func (r *recorder) of(obj client.Object) []recordedEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []recordedEvent
+	for _, e := range r.events {
+		if e.object == obj.GetNamespace()+"/"+obj.GetName() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// countingFinder counts resolutions and delegates to the real finder.
+type countingFinder struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (f *countingFinder) Resolve(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[o.Registry+"/"+o.Repository]++
+	f.mu.Unlock()
+	return manifests.Resolve(ctx, o)
+}
+
+func (f *countingFinder) count(registry, repo string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[registry+"/"+repo]
+}
+
+// newNamespace creates a namespace for one test.
+func newNamespace(t *testing.T, c client.Client) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
+	if err := c.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+func ready(obj *imagesv1alpha1.ImageConfig) *metav1.Condition {
+	return apimeta.FindStatusCondition(obj.Status.Conditions, imagesv1alpha1.ReadyCondition)
+}
+
+func conditionSummary(obj *imagesv1alpha1.ImageConfig) string {
+	s := ""
+	for _, c := range obj.Status.Conditions {
+		s += fmt.Sprintf("%s=%s(%s: %s) ", c.Type, c.Status, c.Reason, c.Message)
+	}
+	return s
+}
+
+var _ = time.Second
