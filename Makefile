@@ -81,7 +81,8 @@ build: ## Build bin/manager and bin/imageconfig.
 .PHONY: dev
 dev: build ## Run the operator locally on an embedded control plane with a demo registry.
 	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
-	KUBEBUILDER_ASSETS="$$assets" go run ./hack/dev --manager "$(CURDIR)/bin/manager" --kubeconfig "$(CURDIR)/bin/dev/kubeconfig" --crds "$(CURDIR)/config/crd/bases"
+	go build -o bin/dev-env ./hack/dev; \
+	KUBEBUILDER_ASSETS="$$assets" exec bin/dev-env --manager "$(CURDIR)/bin/manager" --write-kubeconfig "$(CURDIR)/bin/dev/kubeconfig" --crds "$(CURDIR)/config/crd/bases"
 
 .PHONY: docker-build
 docker-build: ## Build the manager's container image (needs a Docker engine).

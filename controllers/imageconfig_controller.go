@@ -204,7 +204,7 @@ func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 	now := apimeta.FindStatusCondition(cur.Conditions, imagesv1alpha1.ReadyCondition)
 	switch {
 	case now == nil:
-	case now.Status == metav1.ConditionFalse && (was == nil || was.Status != metav1.ConditionFalse):
+	case now.Status == metav1.ConditionFalse && (was == nil || was.Status != metav1.ConditionFalse || was.Reason != now.Reason):
 		evs = append(evs, transitionEvent{corev1.EventTypeWarning, now.Reason, now.Message})
 	case now.Status == metav1.ConditionTrue && (was == nil || was.Status != metav1.ConditionTrue):
 		evs = append(evs, transitionEvent{corev1.EventTypeNormal, now.Reason, now.Message})

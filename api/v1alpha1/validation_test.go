@@ -91,7 +91,9 @@ func TestAPIValidation(t *testing.T) {
 		{"interval 1s", func(s *imagesv1alpha1.ImageConfigSpec) { s.Interval = &metav1.Duration{Duration: time.Second} }, "spec.interval", "spec.interval must be at least 10s"},
 		{"registry with a scheme", func(s *imagesv1alpha1.ImageConfigSpec) { s.Registry = "http://example.com" }, "spec.registry", "without a scheme"},
 		{"registry with a path", func(s *imagesv1alpha1.ImageConfigSpec) { s.Registry = "example.com/v2" }, "spec.registry", ""},
-		{"timeout 0s", func(s *imagesv1alpha1.ImageConfigSpec) { s.Timeout = &metav1.Duration{Duration: 500 * time.Millisecond} }, "spec.timeout", "spec.timeout must be between 1s and 10m"},
+		{"timeout 0s", func(s *imagesv1alpha1.ImageConfigSpec) {
+			s.Timeout = &metav1.Duration{Duration: 500 * time.Millisecond}
+		}, "spec.timeout", "spec.timeout must be between 1s and 10m"},
 		{"platform with upper case", func(s *imagesv1alpha1.ImageConfigSpec) { s.Platform.Architecture = "ARM64" }, "spec.platform.architecture", ""},
 	}
 	for i, tt := range tests {
@@ -130,4 +132,3 @@ func TestAPIValidation(t *testing.T) {
 		}
 	})
 }
-
