@@ -1,0 +1,249 @@
+//go:build e2e
+
+// Package e2e tests the user's path: the manager binary as its own process,
+// bound to exactly the generated RBAC role, driven with kubectl against a
+// hermetic control plane and the demo registry.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/imageconfig/imageconfig-operator/internal/demo"
+	"github.com/imageconfig/imageconfig-operator/internal/testenv"
+)
+
+type kubectl struct {
+	t          *testing.T
+	kubeconfig string
+}
+
+func (k kubectl) run(stdin string, args ...string) (string, error) {
+	k.t.Helper()
+	cmd := exec.Command("kubectl", append([]string{"--kubeconfig", k.kubeconfig}, args...)...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (k kubectl) must(stdin string, args ...string) string {
+	k.t.Helper()
+	out, err := k.run(stdin, args...)
+	if err != nil {
+		k.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func writeKubeconfig(t *testing.T, env *envtest.Environment, user envtest.User, path string) {
+	t.Helper()
+	u, err := env.AddUser(user, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := u.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestUserPath(t *testing.T) {
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Skip("kubectl is not installed; the end-to-end test drives the operator with kubectl")
+	}
+	managerBin := os.Getenv("MANAGER_BIN")
+	if managerBin == "" {
+		t.Skip("MANAGER_BIN is not set; run `make test-e2e`")
+	}
+	env := testenv.Start(t)
+	dir := t.TempDir()
+	admin := kubectl{t, filepath.Join(dir, "admin.kubeconfig")}
+	writeKubeconfig(t, env.Environment, envtest.User{Name: "admin", Groups: []string{"system:masters"}}, admin.kubeconfig)
+	managerKubeconfig := filepath.Join(dir, "manager.kubeconfig")
+	writeKubeconfig(t, env.Environment, envtest.User{Name: "imageconfig-manager"}, managerKubeconfig)
+
+	// The manager gets exactly the generated role, nothing more.
+	admin.must("", "apply", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	admin.must(`apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: imageconfig-manager
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: manager-role
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: imageconfig-manager
+`, "apply", "-f", "-")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg, err := demo.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+
+	probe := freePort(t)
+	mgr := exec.Command(managerBin, "--allow-insecure-registries", "--health-probe-bind-address="+probe, "--metrics-bind-address=0", "--zap-log-level=debug")
+	mgr.Env = append(os.Environ(), "KUBECONFIG="+managerKubeconfig)
+	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr.Stdout, mgr.Stderr = logFile, logFile
+	if err := mgr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- mgr.Wait() }()
+	defer func() {
+		_ = mgr.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = mgr.Process.Kill()
+			t.Errorf("the manager did not stop within 15s of SIGINT")
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile.Name())
+			t.Logf("manager log:\n%s", b)
+		}
+	}()
+
+	// healthz and readyz answer.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		for {
+			resp, err := http.Get("http://" + probe + path)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not answer 200: %v", path, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	ns := "e2e"
+	admin.must("", "create", "namespace", ns)
+	admin.must(fmt.Sprintf(`apiVersion: images.imageconfig.dev/v1alpha1
+kind: ImageConfig
+metadata:
+  name: hello
+  namespace: %[1]s
+spec:
+  registry: %[2]s
+  repository: demo/hello
+  tag: "1.0"
+  platform:
+    os: linux
+    architecture: arm
+  insecure: true
+---
+apiVersion: images.imageconfig.dev/v1alpha1
+kind: ImageConfig
+metadata:
+  name: missing
+  namespace: %[1]s
+spec:
+  registry: %[2]s
+  repository: demo/hello
+  tag: "9.9"
+  insecure: true
+`, ns, reg.Addr), "apply", "-f", "-")
+
+	admin.must("", "wait", "-n", ns, "--for=condition=Ready", "imgcfg/hello", "--timeout=60s")
+	admin.must("", "wait", "-n", ns, "--for=condition=Stalled", "imgcfg/missing", "--timeout=60s")
+
+	// What the status says is what the registry holds.
+	idx, err := demo.Index()
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexDigest, _ := idx.Digest()
+	im, _ := idx.IndexManifest()
+	var armManifest, armConfig string
+	for _, d := range im.Manifests {
+		if d.Platform.Architecture == "arm" && d.Platform.Variant == "v7" {
+			armManifest = d.Digest.String()
+			img, _ := idx.Image(d.Digest)
+			c, _ := img.ConfigName()
+			armConfig = c.String()
+		}
+	}
+	got := admin.must("", "get", "-n", ns, "imgcfg", "hello", "-o", "jsonpath={.status.digest} {.status.manifestDigest} {.status.configDigest} {.status.platform} {.status.layerCount} {.status.layers[0].createdBy}")
+	want := fmt.Sprintf("%s %s %s linux/arm/v7 4 ADD alpine-minirootfs-3.20.3-armv7.tar.gz / # buildkit", indexDigest, armManifest, armConfig)
+	if got != want {
+		t.Errorf("status:\n got %s\nwant %s", got, want)
+	}
+
+	wide := admin.must("", "get", "-n", ns, "imgcfg", "-o", "wide")
+	header := strings.Fields(strings.SplitN(wide, "\n", 2)[0])
+	if strings.Join(header, " ") != "NAME IMAGE PLATFORM READY STATUS DIGEST AGE" {
+		t.Errorf("kubectl get -o wide columns = %v", header)
+	}
+	if !strings.Contains(wide, indexDigest.String()) || !strings.Contains(wide, "True") {
+		t.Errorf("kubectl get -o wide:\n%s", wide)
+	}
+	if out := admin.must("", "get", "-n", ns, "imgcfg", "missing", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}"); out != "NotFound" {
+		t.Errorf("missing tag: Ready reason = %q, want NotFound", out)
+	}
+
+	explain := admin.must("", "explain", "imageconfig.spec.platform")
+	if !strings.Contains(explain, "platform selects the entry of a multi-platform image index") || !strings.Contains(explain, "variant is the CPU variant") {
+		t.Errorf("kubectl explain does not print the doc comments:\n%s", explain)
+	}
+
+	events := admin.must("", "get", "events", "-n", ns)
+	if !strings.Contains(events, "Resolved") || !strings.Contains(events, "NotFound") {
+		t.Errorf("events lack Resolved and NotFound:\n%s", events)
+	}
+
+	// The forced re-check annotation is handled.
+	admin.must("", "annotate", "-n", ns, "imgcfg", "hello", "images.imageconfig.dev/requested-at=e2e", "--overwrite")
+	deadline = time.Now().Add(30 * time.Second)
+	for admin.must("", "get", "-n", ns, "imgcfg", "hello", "-o", "jsonpath={.status.lastHandledReconcileAt}") != "e2e" {
+		if time.Now().After(deadline) {
+			t.Fatal("the requested-at annotation was not handled")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// The manager never needed more than its role: no permission errors in its log.
+	b, _ := os.ReadFile(logFile.Name())
+	if strings.Contains(string(b), "forbidden") {
+		t.Errorf("the manager hit a permission error with the generated role:\n%s", b)
+	}
+}
