@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -334,86 +335,179 @@ func TestReconciler(t *testing.T) {
 }
 
 // TestManager runs the reconciler in a manager: watches, predicates, the rate
-// limiter and events working together.
+// limiter and events working together. Its subtests run in parallel, each with its
+// own registry, so that their waits overlap.
 func TestManager(t *testing.T) {
-	g := NewWithT(t)
 	env := testenv.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	g.Expect(err).NotTo(HaveOccurred())
+	if err != nil {
+		t.Fatal(err)
+	}
 	finder := &countingFinder{}
 	rec := &recorder{}
 	r := &ImageConfigReconciler{Client: mgr.GetClient(), Finder: finder, Recorder: rec, AllowInsecureRegistries: true}
-	g.Expect(r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 4, RetryBaseDelay: 200 * time.Millisecond, RetryMaxDelay: time.Second})).To(Succeed())
+	if err := r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 8, RetryBaseDelay: 200 * time.Millisecond, RetryMaxDelay: time.Second}); err != nil {
+		t.Fatal(err)
+	}
 	go func() { _ = mgr.Start(ctx) }()
 
-	reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
-	idx, _ := testregistry.MultiArch(t)
-	reg.PushIndex(t, "demo/hello", "1.0", idx)
-	ns := newNamespace(t, env.Client)
-	get := func(name string) *imagesv1alpha1.ImageConfig {
+	type fixture struct {
+		g     *WithT
+		reg   *testregistry.Registry
+		ns    string
+		index string
+	}
+	setup := func(t *testing.T) *fixture {
+		t.Parallel()
+		reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
+		idx, _ := testregistry.MultiArch(t)
+		return &fixture{NewWithT(t), reg, newNamespace(t, env.Client), reg.PushIndex(t, "demo/hello", "1.0", idx).String()}
+	}
+	get := func(f *fixture, name string) *imagesv1alpha1.ImageConfig {
 		o := &imagesv1alpha1.ImageConfig{}
-		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, o)).To(Succeed())
+		f.g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: name}, o)).To(Succeed())
 		return o
 	}
-	create := func(name, tag string) *imagesv1alpha1.ImageConfig {
+	create := func(f *fixture, name string, mutate func(*imagesv1alpha1.ImageConfigSpec)) *imagesv1alpha1.ImageConfig {
 		o := &imagesv1alpha1.ImageConfig{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-			Spec:       imagesv1alpha1.ImageConfigSpec{Registry: reg.Host(), Repository: "demo/hello", Tag: tag, Insecure: true},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+			Spec:       imagesv1alpha1.ImageConfigSpec{Registry: f.reg.Host(), Repository: "demo/hello", Tag: "1.0", Insecure: true},
 		}
-		g.Expect(env.Client.Create(ctx, o)).To(Succeed())
+		if mutate != nil {
+			mutate(&o.Spec)
+		}
+		f.g.Expect(env.Client.Create(ctx, o)).To(Succeed())
 		return o
 	}
-
-	// Ready, and the status write does not trigger another registry check.
-	obj := create("ok", "1.0")
-	g.Eventually(func() bool { return apimeta.IsStatusConditionTrue(get("ok").Status.Conditions, "Ready") }, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
-	g.Consistently(func() int { return finder.count(reg.Host(), "demo/hello") }, 2*time.Second, 200*time.Millisecond).Should(Equal(1))
-
-	// The annotation forces an immediate re-check: one HEAD.
-	before := reg.Log().ManifestHEADs()
-	o := get("ok")
-	o.Annotations = map[string]string{imagesv1alpha1.ReconcileRequestAnnotation: "now"}
-	g.Expect(env.Client.Update(ctx, o)).To(Succeed())
-	g.Eventually(func() string { return get("ok").Status.LastHandledReconcileAt }, 10*time.Second, 100*time.Millisecond).Should(Equal("now"))
-	g.Expect(reg.Log().ManifestHEADs()).To(Equal(before + 1))
-	g.Expect(rec.of(obj)).To(HaveLen(1)) // Resolved, once
-
-	// A terminal error never hot-loops: one resolution, then quiet until the interval.
-	create("missing", "nope")
-	g.Eventually(func() bool { return apimeta.IsStatusConditionTrue(get("missing").Status.Conditions, "Stalled") }, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
-	g.Consistently(func() int { return finder.count(reg.Host(), "demo/hello") }, 3*time.Second, 200*time.Millisecond).Should(Equal(3))
-
-	// An outage backs off through the rate limiter (200ms doubling, capped at 1s here):
-	// a handful of attempts in 3 seconds, not a storm.
-	outage := testregistry.New(t, testregistry.Options{})
-	outage.SetFault(testregistry.FailRequests("", "", http.StatusServiceUnavailable, 0, nil))
-	down := &imagesv1alpha1.ImageConfig{
-		ObjectMeta: metav1.ObjectMeta{Name: "down", Namespace: ns},
-		Spec:       imagesv1alpha1.ImageConfigSpec{Registry: outage.Host(), Repository: "demo/hello", Tag: "1.0", Insecure: true},
-	}
-	g.Expect(env.Client.Create(ctx, down)).To(Succeed())
-	g.Eventually(func() string {
-		c := ready(get("down"))
-		if c == nil {
-			return ""
-		}
-		return c.Reason
-	}, 30*time.Second, 100*time.Millisecond).Should(Equal("Unavailable"))
-	start := finder.count(outage.Host(), "demo/hello")
-	time.Sleep(3 * time.Second)
-	attempts := finder.count(outage.Host(), "demo/hello") - start
-	g.Expect(attempts).To(BeNumerically(">=", 1), "the controller stopped retrying an outage")
-	g.Expect(attempts).To(BeNumerically("<=", 5), "retry storm: %d attempts in 3s", attempts)
-	var warnings int
-	for _, e := range rec.of(down) {
-		if e.eventType == "Warning" {
-			warnings++
+	readyReason := func(f *fixture, name string) func() string {
+		return func() string {
+			c := ready(get(f, name))
+			if c == nil {
+				return ""
+			}
+			return string(c.Status) + "/" + c.Reason
 		}
 	}
-	g.Expect(warnings).To(Equal(1), "one Warning when Ready turned false, none per retry")
+	tenSeconds := &metav1.Duration{Duration: 10 * time.Second}
+
+	t.Run("no feedback loop: about one HEAD per interval", func(t *testing.T) {
+		f := setup(t)
+		obj := create(f, "steady", func(s *imagesv1alpha1.ImageConfigSpec) { s.Interval = tenSeconds })
+		f.g.Eventually(readyReason(f, "steady"), 30*time.Second, 100*time.Millisecond).Should(Equal("True/Resolved"))
+		f.reg.Log().Reset()
+		time.Sleep(30 * time.Second)
+		heads, gets := f.reg.Log().ManifestHEADs(), f.reg.Log().ManifestGETs()+f.reg.Log().BlobGETs()
+		f.g.Expect(heads).To(BeNumerically(">=", 2), "the interval did not re-check")
+		f.g.Expect(heads).To(BeNumerically("<=", 4), "feedback loop: %d HEADs in 30s with a 10s interval", heads)
+		f.g.Expect(gets).To(Equal(0), "an unchanged tag was downloaded again")
+		f.g.Expect(rec.of(obj)).To(HaveLen(1), "events: %+v", rec.of(obj)) // Resolved, once
+	})
+
+	t.Run("a moved tag shows up within one interval", func(t *testing.T) {
+		f := setup(t)
+		obj := create(f, "mover", func(s *imagesv1alpha1.ImageConfigSpec) { s.Interval = tenSeconds })
+		f.g.Eventually(readyReason(f, "mover"), 30*time.Second, 100*time.Millisecond).Should(Equal("True/Resolved"))
+		changed := get(f, "mover").Status.LastChangedTime
+		time.Sleep(1100 * time.Millisecond)
+		moved := f.reg.PushImage(t, "demo/hello", "1.0", testregistry.Image(t, testregistry.ImageSpec{Layers: []string{"new"}})).String()
+		f.g.Eventually(func() string { return get(f, "mover").Status.Digest }, 15*time.Second, 200*time.Millisecond).Should(Equal(moved))
+		f.g.Expect(get(f, "mover").Status.LastChangedTime.After(changed.Time)).To(BeTrue(), "lastChangedTime did not advance")
+		f.g.Eventually(func() []recordedEvent { return rec.of(obj) }, 5*time.Second).Should(ContainElement(
+			recordedEvent{obj.Namespace + "/mover", "Normal", "DigestChanged", "tag 1.0 moved from " + f.index + " to " + moved}))
+	})
+
+	t.Run("the registry stops, then comes back", func(t *testing.T) {
+		f := setup(t)
+		create(f, "outage", nil)
+		f.g.Eventually(readyReason(f, "outage"), 30*time.Second, 100*time.Millisecond).Should(Equal("True/Resolved"))
+		before := get(f, "outage").Status
+		f.reg.SetFault(testregistry.FailRequests("", "", http.StatusServiceUnavailable, 0, nil))
+		o := get(f, "outage")
+		o.Annotations = map[string]string{imagesv1alpha1.ReconcileRequestAnnotation: "down"}
+		f.g.Expect(env.Client.Update(ctx, o)).To(Succeed())
+		f.g.Eventually(readyReason(f, "outage"), 30*time.Second, 100*time.Millisecond).Should(Equal("False/Unavailable"))
+		during := get(f, "outage").Status
+		f.g.Expect(during.Digest).To(Equal(before.Digest))
+		f.g.Expect(during.ConfigDigest).To(Equal(before.ConfigDigest))
+		f.g.Expect(during.Layers).To(HaveLen(len(before.Layers)))
+		f.g.Expect(during.Config).NotTo(BeNil())
+		// Backoff, not a storm: 200ms doubling to 1s gives a handful of attempts in 3s.
+		start := finder.count(f.reg.Host(), "demo/hello")
+		time.Sleep(3 * time.Second)
+		attempts := finder.count(f.reg.Host(), "demo/hello") - start
+		f.g.Expect(attempts).To(And(BeNumerically(">=", 1), BeNumerically("<=", 6)), "%d attempts in 3s", attempts)
+		f.reg.SetFault(nil)
+		f.g.Eventually(readyReason(f, "outage"), 30*time.Second, 100*time.Millisecond).Should(Equal("True/Resolved"))
+		f.g.Expect(get(f, "outage").Status.Digest).To(Equal(before.Digest))
+	})
+
+	t.Run("a missing platform stalls without a loop", func(t *testing.T) {
+		f := setup(t)
+		create(f, "ppc", func(s *imagesv1alpha1.ImageConfigSpec) {
+			s.Platform = imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "ppc64le"}
+		})
+		f.g.Eventually(func() bool { return apimeta.IsStatusConditionTrue(get(f, "ppc").Status.Conditions, "Stalled") }, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
+		f.g.Expect(ready(get(f, "ppc")).Reason).To(Equal("PlatformNotFound"))
+		time.Sleep(30 * time.Second)
+		f.g.Expect(len(f.reg.Log().Requests())).To(BeNumerically("<=", 3), "requests in 30s:\n%s", f.reg.Log())
+	})
+
+	t.Run("a platform edit re-resolves and observedGeneration follows", func(t *testing.T) {
+		f := setup(t)
+		create(f, "edit", nil)
+		f.g.Eventually(readyReason(f, "edit"), 30*time.Second, 100*time.Millisecond).Should(Equal("True/Resolved"))
+		o := get(f, "edit")
+		o.Spec.Platform = imagesv1alpha1.PlatformSpec{OS: "windows", Architecture: "amd64"}
+		f.g.Expect(env.Client.Update(ctx, o)).To(Succeed())
+		f.g.Eventually(func() string {
+			o := get(f, "edit")
+			return fmt.Sprintf("%d %d %s", o.Generation, o.Status.ObservedGeneration, o.Status.Platform)
+		}, 30*time.Second, 100*time.Millisecond).Should(Equal("2 2 windows/amd64"))
+	})
+
+	t.Run("bulk: 50 objects over 10 images", func(t *testing.T) {
+		f := setup(t)
+		for i := range 10 {
+			img := testregistry.Image(t, testregistry.ImageSpec{Layers: []string{fmt.Sprintf("image %d", i)}})
+			f.reg.PushImage(t, fmt.Sprintf("bulk/app%d", i), "v1", img)
+		}
+		for i := range 50 {
+			create(f, fmt.Sprintf("bulk-%02d", i), func(s *imagesv1alpha1.ImageConfigSpec) { s.Repository = fmt.Sprintf("bulk/app%d", i%10); s.Tag = "v1" })
+		}
+		f.g.Eventually(func() int {
+			list := &imagesv1alpha1.ImageConfigList{}
+			f.g.Expect(env.Client.List(ctx, list, client.InNamespace(f.ns))).To(Succeed())
+			n := 0
+			for i := range list.Items {
+				if apimeta.IsStatusConditionTrue(list.Items[i].Status.Conditions, "Ready") {
+					n++
+				}
+			}
+			return n
+		}, 60*time.Second, 250*time.Millisecond).Should(Equal(50))
+	})
+
+	t.Run("deletion leaves nothing behind", func(t *testing.T) {
+		f := setup(t)
+		for i := range 20 {
+			create(f, fmt.Sprintf("gone-%02d", i), nil)
+		}
+		f.g.Eventually(func() int { return finder.count(f.reg.Host(), "demo/hello") }, 30*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", 20))
+		f.g.Expect(env.Client.DeleteAllOf(ctx, &imagesv1alpha1.ImageConfig{}, client.InNamespace(f.ns))).To(Succeed())
+		f.g.Eventually(func() int {
+			n := 0
+			r.limiter.intervals.Range(func(k, _ any) bool {
+				if k.(ctrl.Request).Namespace == f.ns {
+					n++
+				}
+				return true
+			})
+			return n
+		}, 30*time.Second, 100*time.Millisecond).Should(Equal(0), "the rate limiter keeps entries of deleted objects")
+	})
 }
 
 func contains(list []string, s string) bool {
