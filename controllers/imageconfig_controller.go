@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -30,6 +32,11 @@ import (
 type ImageConfigReconciler struct {
 	client.Client
 
+	// APIReader reads Secrets and ServiceAccounts with direct GETs, never through an
+	// informer; the manager's role may get them but not list or watch them.
+	// The Client is used when it is nil.
+	APIReader client.Reader
+
 	// Finder resolves images; RegistryFinder when nil.
 	Finder Finder
 	// Recorder emits events on transitions.
@@ -44,6 +51,8 @@ type ImageConfigReconciler struct {
 	Now func() time.Time
 
 	limiter *intervalLimiter
+	// credentialFailures counts consecutive credential failures per object, for their backoff.
+	credentialFailures sync.Map // types.NamespacedName -> int
 }
 
 // SetupOptions tune the controller.
@@ -65,6 +74,7 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			r.limiter.remove(req)
+			r.credentialFailures.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -104,15 +114,24 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 
-	opts := options(obj)
-	opts.UserAgent = r.UserAgent
-	opts.Transport = r.Transport
-	res, err := r.finder().Resolve(ctx, opts)
-	obj.Status.LastCheckedTime = &metav1.Time{Time: now}
 	obj.Status.LastHandledReconcileAt = obj.GetAnnotations()[imagesv1alpha1.ReconcileRequestAnnotation]
+	sources, transport, err := r.credentials(ctx, obj)
 	if err != nil {
 		return r.failed(ctx, obj, err)
 	}
+	opts := options(obj)
+	opts.UserAgent = r.UserAgent
+	opts.Credentials = sources
+	opts.Transport = r.Transport
+	if transport != nil {
+		opts.Transport = transport
+	}
+	res, err := r.finder().Resolve(ctx, opts)
+	obj.Status.LastCheckedTime = &metav1.Time{Time: now}
+	if err != nil {
+		return r.failed(ctx, obj, err)
+	}
+	r.credentialFailures.Delete(client.ObjectKeyFromObject(obj))
 
 	applyResult(&obj.Status, res, now)
 	markReady(obj, readyMessage(res))
@@ -130,6 +149,25 @@ func (r *ImageConfigReconciler) failed(ctx context.Context, obj *imagesv1alpha1.
 	msg := err.Error()
 	var ferr *manifests.Error
 	errors.As(err, &ferr)
+	var cerr *credentialError
+	if errors.As(err, &cerr) {
+		reason = cerr.reason
+	} else if ferr == nil {
+		// Not a registry error: the API server failed us. Retry with backoff.
+		return ctrl.Result{}, err
+	}
+	key := client.ObjectKeyFromObject(obj)
+	if cerr == nil && ferr.Reason != manifests.Unauthorized {
+		r.credentialFailures.Delete(key)
+	}
+
+	switch {
+	case cerr != nil || ferr.Reason == manifests.Unauthorized:
+		// Secrets are not watched, so a fixed credential is only seen by trying again:
+		// soon, but never hammering the registry with wrong credentials.
+		markStalled(obj, reason, msg)
+		return ctrl.Result{RequeueAfter: r.credentialDelay(key, interval)}, nil
+	}
 
 	switch manifests.ReasonOf(err) {
 	case manifests.RateLimited:
@@ -146,6 +184,29 @@ func (r *ImageConfigReconciler) failed(ctx context.Context, obj *imagesv1alpha1.
 		markStalled(obj, reason, msg)
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
+}
+
+// Backoff of credential failures (Unauthorized, SecretNotFound, ServiceAccountNotFound,
+// InvalidSecret): 30 s, doubling to 5 minutes, and never longer than the interval.
+const (
+	credentialBaseDelay = 30 * time.Second
+	credentialMaxDelay  = 5 * time.Minute
+)
+
+func (r *ImageConfigReconciler) credentialDelay(key types.NamespacedName, interval time.Duration) time.Duration {
+	n := 0
+	if v, ok := r.credentialFailures.Load(key); ok {
+		n = v.(int)
+	}
+	r.credentialFailures.Store(key, n+1)
+	d := credentialBaseDelay
+	for range n {
+		if d >= credentialMaxDelay {
+			break
+		}
+		d *= 2
+	}
+	return min(d, credentialMaxDelay, interval)
 }
 
 // untilDue returns how long until obj needs the registry again; zero means now.
@@ -217,6 +278,13 @@ func (r *ImageConfigReconciler) finder() Finder {
 		return RegistryFinder
 	}
 	return r.Finder
+}
+
+func (r *ImageConfigReconciler) reader() client.Reader {
+	if r.APIReader == nil {
+		return r.Client
+	}
+	return r.APIReader
 }
 
 func (r *ImageConfigReconciler) now() time.Time {

@@ -348,7 +348,7 @@ func TestManager(t *testing.T) {
 	}
 	finder := &countingFinder{}
 	rec := &recorder{}
-	r := &ImageConfigReconciler{Client: mgr.GetClient(), Finder: finder, Recorder: rec, AllowInsecureRegistries: true}
+	r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Finder: finder, Recorder: rec, AllowInsecureRegistries: true}
 	if err := r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 8, RetryBaseDelay: 200 * time.Millisecond, RetryMaxDelay: time.Second}); err != nil {
 		t.Fatal(err)
 	}

@@ -102,6 +102,7 @@ func applyResult(st *imagesv1alpha1.ImageConfigStatus, res *manifests.Result, no
 	st.LayerHistoryNote = s.LayerHistoryNote
 	st.LayerCount = s.LayerCount
 	st.TotalSize = s.TotalSize
+	st.AuthSource = s.AuthSource
 }
 
 // previousResult rebuilds the last resolution from the status, so that a re-check
@@ -114,6 +115,7 @@ func previousResult(st *imagesv1alpha1.ImageConfigStatus) *manifests.Result {
 		ImageRef: st.ImageRef, Digest: st.Digest, MediaType: st.MediaType,
 		ManifestDigest: st.ManifestDigest, ConfigDigest: st.ConfigDigest, Platform: st.Platform,
 		LayerHistoryNote: st.LayerHistoryNote, LayerCount: st.LayerCount, TotalSize: st.TotalSize,
+		AuthSource: st.AuthSource,
 	}
 	for _, e := range st.Platforms {
 		s.Platforms = append(s.Platforms, manifests.IndexEntry(e))

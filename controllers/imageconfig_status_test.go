@@ -426,6 +426,7 @@ func fullSummary() manifests.Summary {
 		LayerHistoryNote: "history has 9 entries that create layers, the manifest has 2 layers",
 		LayerCount:       2,
 		TotalSize:        28000627,
+		AuthSource:       "secret/pull",
 	}
 }
 
@@ -506,6 +507,7 @@ func TestApplyResult(t *testing.T) {
 		LayerHistoryNote:       "old note",
 		LayerCount:             3,
 		TotalSize:              3,
+		AuthSource:             "serviceAccount/old",
 		LastHandledReconcileAt: "123",
 	}
 	single := manifests.Summary{

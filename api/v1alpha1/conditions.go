@@ -58,6 +58,15 @@ const (
 	// RateLimitedReason means the registry answered 429 Too Many Requests.
 	RateLimitedReason string = "RateLimited"
 
+	// SecretNotFoundReason means spec.secretRef or spec.certSecretRef names a Secret that does not exist.
+	SecretNotFoundReason string = "SecretNotFound"
+
+	// ServiceAccountNotFoundReason means spec.serviceAccountName names a ServiceAccount that does not exist.
+	ServiceAccountNotFoundReason string = "ServiceAccountNotFound"
+
+	// InvalidSecretReason means a referenced Secret has the wrong type, lacks a key, or holds malformed data.
+	InvalidSecretReason string = "InvalidSecret"
+
 	// UnavailableReason means the registry could not be reached or answered with a server error.
 	UnavailableReason string = "Unavailable"
 )

@@ -87,11 +87,42 @@ type ImageConfigSpec struct {
 	// +optional
 	Insecure bool `json:"insecure,omitempty"`
 
+	// secretRef names a Secret in the ImageConfig's namespace with credentials for the
+	// registry, of type kubernetes.io/dockerconfigjson, kubernetes.io/dockercfg or
+	// kubernetes.io/basic-auth (username and password). It is tried before the
+	// ServiceAccount's imagePullSecrets. A fixed Secret is picked up at the next
+	// reconcile; annotate images.imageconfig.dev/requested-at to force one.
+	// +optional
+	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+
+	// serviceAccountName names a ServiceAccount in the ImageConfig's namespace whose
+	// imagePullSecrets are tried after secretRef, and before anonymous access.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// certSecretRef names a Secret in the ImageConfig's namespace with TLS settings for
+	// the registry: ca.crt is added to the system's certificate authorities, and
+	// tls.crt with tls.key is a client certificate for mutual TLS.
+	// +optional
+	CertSecretRef *LocalObjectReference `json:"certSecretRef,omitempty"`
+
 	// suspend stops all registry traffic for this object while true. The status keeps what
 	// was resolved before.
 	// +kubebuilder:default=false
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+}
+
+// LocalObjectReference names an object in the same namespace.
+type LocalObjectReference struct {
+	// name is the object's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +required
+	Name string `json:"name"`
 }
 
 // PlatformSpec is the platform to select from an image index.
@@ -192,6 +223,12 @@ type ImageConfigStatus struct {
 	// totalSize is the sum of the compressed layer sizes, in bytes.
 	// +optional
 	TotalSize int64 `json:"totalSize,omitempty"`
+
+	// authSource names where the credentials of the last resolution came from:
+	// "anonymous", "secret/<name>" or "serviceAccount/<name>". It is the only
+	// credential information in the status.
+	// +optional
+	AuthSource string `json:"authSource,omitempty"`
 
 	// lastCheckedTime is when the registry was last asked for the tag.
 	// +optional

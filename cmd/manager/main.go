@@ -65,6 +65,7 @@ func main() {
 
 	r := &controllers.ImageConfigReconciler{
 		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
 		AllowInsecureRegistries: insecure,
 		UserAgent:               "imageconfig-operator",
 	}

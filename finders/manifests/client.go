@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/imageconfig/imageconfig-operator/finders/auth"
 )
 
 // retryStatusCodes are the statuses go-containerregistry's remote package retries.
@@ -109,6 +111,7 @@ func (r *resolver) connect(ctx context.Context) error {
 		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	r.guard = &guard{inner: base, insecure: r.opts.Insecure}
+	r.authSource = auth.Anonymous
 
 	backoff := defaultBackoff
 	if r.opts.RetryBackoff != nil {
@@ -120,12 +123,12 @@ func (r *resolver) connect(ctx context.Context) error {
 		transport.WithRetryStatusCodes(retryStatusCodes...))
 	t = transport.NewUserAgent(t, r.opts.UserAgent)
 
-	auth, err := r.authenticator(ctx)
+	a, err := r.authenticator(ctx)
 	if err != nil {
 		return err
 	}
 	scopes := []string{r.ref.repo.Scope(transport.PullScope)}
-	rt, err := transport.NewWithContext(ctx, r.ref.repo.Registry, auth, t, scopes)
+	rt, err := transport.NewWithContext(ctx, r.ref.repo.Registry, a, t, scopes)
 	if err != nil {
 		return r.classify(err, "/v2/ for the authentication handshake")
 	}
@@ -136,13 +139,24 @@ func (r *resolver) connect(ctx context.Context) error {
 func (r *resolver) authenticator(ctx context.Context) (authn.Authenticator, error) {
 	switch {
 	case r.opts.Auth != nil:
+		r.authSource = "credentials"
 		return r.opts.Auth, nil
 	case r.opts.Keychain != nil:
-		auth, err := authn.Resolve(ctx, r.opts.Keychain, r.ref.authRepo)
+		a, err := authn.Resolve(ctx, r.opts.Keychain, r.ref.authRepo)
 		if err != nil {
 			return nil, newError(Unauthorized, err, "cannot read credentials for %s: %v", r.ref.authRepo.RegistryStr(), err)
 		}
-		return auth, nil
+		if a != authn.Anonymous {
+			r.authSource = "keychain"
+		}
+		return a, nil
+	case len(r.opts.Credentials) > 0:
+		a, src, err := r.opts.Credentials.Resolve(r.ref.authRepo)
+		if err != nil {
+			return nil, newError(Unauthorized, err, "cannot read credentials for %s: %v", r.ref.authRepo.RegistryStr(), err)
+		}
+		r.authSource = src
+		return a, nil
 	default:
 		return authn.Anonymous, nil
 	}

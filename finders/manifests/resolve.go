@@ -34,11 +34,12 @@ var acceptedMediaTypes = []types.MediaType{
 }
 
 type resolver struct {
-	opts   Options
-	ref    reference
-	want   platforms.Platform
-	guard  *guard
-	client *http.Client
+	opts       Options
+	authSource string
+	ref        reference
+	want       platforms.Platform
+	guard      *guard
+	client     *http.Client
 }
 
 // Resolve walks the manifest chain of the image named by o: the tag (or digest),
@@ -63,7 +64,9 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		if ok && digest == prev.Digest {
-			return &Result{Summary: prev.Summary, Unchanged: true}, nil
+			res := &Result{Summary: prev.Summary, Unchanged: true}
+			res.AuthSource = r.authSource
+			return res, nil
 		}
 	}
 
@@ -72,9 +75,10 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Summary: Summary{
-		ImageRef:  r.ref.canonical,
-		Digest:    top.digest.String(),
-		MediaType: string(top.mediaType),
+		ImageRef:   r.ref.canonical,
+		Digest:     top.digest.String(),
+		MediaType:  string(top.mediaType),
+		AuthSource: r.authSource,
 	}}
 
 	manifest := top

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/imageconfig/imageconfig-operator/finders/auth"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
@@ -52,6 +53,9 @@ type Options struct {
 	Auth authn.Authenticator
 	// Keychain resolves credentials for the repository when Auth is nil.
 	Keychain authn.Keychain
+	// Credentials are tried in order when Auth and Keychain are nil; the first
+	// with credentials for the repository is used and named in Result.AuthSource.
+	Credentials auth.Sources
 	// Transport is the base HTTP transport, for TLS settings and tests.
 	// Nil means a clone of http.DefaultTransport.
 	Transport http.RoundTripper
@@ -106,6 +110,9 @@ type Summary struct {
 	LayerCount int32 `json:"layerCount,omitempty"`
 	// TotalSize is the sum of the compressed layer sizes.
 	TotalSize int64 `json:"totalSize,omitempty"`
+	// AuthSource names where the credentials came from: "anonymous", or the name of
+	// the Options.Credentials source that was used. It never holds a credential.
+	AuthSource string `json:"authSource,omitempty"`
 }
 
 // IndexEntry is one entry of an image index.

@@ -1,0 +1,135 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/auth"
+)
+
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
+
+// credentialError is a problem with a referenced Secret or ServiceAccount. It is
+// reported with its own reason and retried like Unauthorized, because Secrets are
+// not watched: a fixed Secret is read at the next attempt.
+type credentialError struct {
+	reason, msg string
+}
+
+func (e *credentialError) Error() string { return e.msg }
+
+// credentials reads the objects the spec references, with direct GETs through the
+// uncached API reader: the manager may get Secrets and ServiceAccounts by name, but
+// never list or watch them. The sources are in the order they are tried:
+// spec.secretRef, then the ServiceAccount's imagePullSecrets; anonymous comes last.
+func (r *ImageConfigReconciler) credentials(ctx context.Context, obj *imagesv1alpha1.ImageConfig) (auth.Sources, http.RoundTripper, error) {
+	var sources auth.Sources
+	if ref := obj.Spec.SecretRef; ref != nil {
+		secret, err := r.secret(ctx, obj.Namespace, ref.Name, "spec.secretRef")
+		if err != nil {
+			return nil, nil, err
+		}
+		kc, err := pullSecretKeychain(secret)
+		if err != nil {
+			return nil, nil, err
+		}
+		sources = append(sources, auth.Source{Name: "secret/" + ref.Name, Keychain: kc})
+	}
+
+	if name := obj.Spec.ServiceAccountName; name != "" {
+		sa := &corev1.ServiceAccount{}
+		if err := r.reader().Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: name}, sa); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil, &credentialError{imagesv1alpha1.ServiceAccountNotFoundReason, fmt.Sprintf("ServiceAccount %q named by spec.serviceAccountName does not exist in namespace %q", name, obj.Namespace)}
+			}
+			return nil, nil, fmt.Errorf("reading ServiceAccount %q: %w", name, err)
+		}
+		for _, ps := range sa.ImagePullSecrets {
+			secret, err := r.secret(ctx, obj.Namespace, ps.Name, fmt.Sprintf("ServiceAccount %q's imagePullSecrets", name))
+			if err != nil {
+				return nil, nil, err
+			}
+			kc, err := pullSecretKeychain(secret)
+			if err != nil {
+				return nil, nil, err
+			}
+			sources = append(sources, auth.Source{Name: "serviceAccount/" + name, Keychain: kc})
+		}
+	}
+
+	var transport http.RoundTripper
+	if ref := obj.Spec.CertSecretRef; ref != nil {
+		secret, err := r.secret(ctx, obj.Namespace, ref.Name, "spec.certSecretRef")
+		if err != nil {
+			return nil, nil, err
+		}
+		ca, crt, key := secret.Data["ca.crt"], secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey]
+		if len(ca) == 0 && len(crt) == 0 && len(key) == 0 {
+			return nil, nil, invalidSecret(secret, "has none of the keys ca.crt, tls.crt and tls.key")
+		}
+		cfg, err := auth.TLSConfig(ca, crt, key)
+		if err != nil {
+			return nil, nil, invalidSecret(secret, err.Error())
+		}
+		transport = auth.Transport(cfg)
+	}
+	return sources, transport, nil
+}
+
+func (r *ImageConfigReconciler) secret(ctx context.Context, namespace, name, by string) (*corev1.Secret, error) {
+	s := &corev1.Secret{}
+	if err := r.reader().Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &credentialError{imagesv1alpha1.SecretNotFoundReason, fmt.Sprintf("Secret %q named by %s does not exist in namespace %q", name, by, namespace)}
+		}
+		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
+	}
+	return s, nil
+}
+
+// pullSecretKeychain reads registry credentials from a Secret of one of the three
+// supported types.
+func pullSecretKeychain(s *corev1.Secret) (authn.Keychain, error) {
+	switch s.Type {
+	case corev1.SecretTypeDockerConfigJson:
+		data, ok := s.Data[corev1.DockerConfigJsonKey]
+		if !ok {
+			return nil, invalidSecret(s, "has no "+corev1.DockerConfigJsonKey+" key")
+		}
+		kc, err := auth.ParseDockerConfigJSON(data)
+		if err != nil {
+			return nil, invalidSecret(s, corev1.DockerConfigJsonKey+" is invalid: "+err.Error())
+		}
+		return kc, nil
+	case corev1.SecretTypeDockercfg:
+		data, ok := s.Data[corev1.DockerConfigKey]
+		if !ok {
+			return nil, invalidSecret(s, "has no "+corev1.DockerConfigKey+" key")
+		}
+		kc, err := auth.ParseDockerCfg(data)
+		if err != nil {
+			return nil, invalidSecret(s, corev1.DockerConfigKey+" is invalid: "+err.Error())
+		}
+		return kc, nil
+	case corev1.SecretTypeBasicAuth:
+		user, pass := s.Data[corev1.BasicAuthUsernameKey], s.Data[corev1.BasicAuthPasswordKey]
+		if len(user) == 0 || len(pass) == 0 {
+			return nil, invalidSecret(s, "needs both the username and password keys")
+		}
+		return auth.Static{Username: string(user), Password: string(pass)}, nil
+	default:
+		return nil, invalidSecret(s, fmt.Sprintf("has type %q; want %s, %s or %s", s.Type, corev1.SecretTypeDockerConfigJson, corev1.SecretTypeDockercfg, corev1.SecretTypeBasicAuth))
+	}
+}
+
+func invalidSecret(s *corev1.Secret, problem string) error {
+	return &credentialError{imagesv1alpha1.InvalidSecretReason, fmt.Sprintf("Secret %q %s", s.Name, problem)}
+}
