@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,6 +32,9 @@ func (e *credentialError) Error() string { return e.msg }
 // never list or watch them. The sources are in the order they are tried:
 // spec.secretRef, then the ServiceAccount's imagePullSecrets; anonymous comes last.
 func (r *ImageConfigReconciler) credentials(ctx context.Context, obj *imagesv1alpha1.ImageConfig) (auth.Sources, http.RoundTripper, error) {
+	// client-go logs request and response bodies through the context's logger at
+	// high verbosity; a Secret's body must never reach a log.
+	ctx = logr.NewContext(ctx, logr.Discard())
 	var sources auth.Sources
 	if ref := obj.Spec.SecretRef; ref != nil {
 		secret, err := r.secret(ctx, obj.Namespace, ref.Name, "spec.secretRef")

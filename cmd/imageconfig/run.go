@@ -8,11 +8,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/imageconfig/imageconfig-operator/finders/auth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
@@ -26,6 +31,9 @@ Commands:
   summary     the summary as JSON, with the field names of ImageConfig.status
   platforms   one line per index entry: os/arch[/variant] digest size
   digest      the digest the tag points to; with --platform, the platform manifest's
+
+Credentials come from --username with --password-stdin, then from the docker
+config (--docker-config, with its credential helpers), then anonymous access.
 
 REF is a Docker-style reference: nginx, nginx:1.27, ghcr.io/org/app:v1,
 localhost:5000/x@sha256:...
@@ -53,6 +61,11 @@ type cli struct {
 	platformSet bool
 	insecure    bool
 	timeout     time.Duration
+
+	username      string
+	passwordStdin bool
+	dockerConfig  string
+	caFile        string
 }
 
 func parseArgs(args []string, stderr io.Writer) (*cli, error) {
@@ -63,6 +76,10 @@ func parseArgs(args []string, stderr io.Writer) (*cli, error) {
 	fs.StringVar(&c.platform, "platform", "linux/amd64", "platform as os/arch[/variant]")
 	fs.BoolVar(&c.insecure, "insecure", false, "allow plain HTTP to the registry")
 	fs.DurationVar(&c.timeout, "timeout", manifests.DefaultTimeout, "bound on the whole resolution")
+	fs.StringVar(&c.username, "username", "", "username for the registry; the password is read with --password-stdin")
+	fs.BoolVar(&c.passwordStdin, "password-stdin", false, "read the registry password from standard input")
+	fs.StringVar(&c.dockerConfig, "docker-config", "", "docker config directory or config.json with credentials and credential helpers (default ~/.docker/config.json)")
+	fs.StringVar(&c.caFile, "ca-file", "", "PEM file of a CA to trust for the registry, besides the system's")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -103,6 +120,9 @@ func parseArgs(args []string, stderr io.Writer) (*cli, error) {
 	if c.timeout <= 0 {
 		return nil, &usageError{"--timeout must be positive"}
 	}
+	if (c.username != "") != c.passwordStdin {
+		return nil, &usageError{"--username and --password-stdin go together"}
+	}
 	return c, nil
 }
 
@@ -115,7 +135,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "imageconfig: %v\n", err)
 		return exitUsage
 	}
-	opts, err := c.options()
+	opts, err := c.options(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "imageconfig: %v\n", err)
 		return exitUsage
@@ -140,7 +160,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func (c *cli) options() (manifests.Options, error) {
+func (c *cli) options(stdin io.Reader) (manifests.Options, error) {
 	opts, err := manifests.ParseReference(c.ref, c.registry)
 	if err != nil {
 		return opts, err
@@ -153,7 +173,57 @@ func (c *cli) options() (manifests.Options, error) {
 	opts.Insecure = c.insecure
 	opts.Timeout = c.timeout
 	opts.UserAgent = "imageconfig"
+
+	if c.passwordStdin {
+		b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+		if err != nil {
+			return opts, fmt.Errorf("--password-stdin: %w", err)
+		}
+		pass := strings.TrimRight(string(b), "\r\n")
+		if pass == "" {
+			return opts, errors.New("--password-stdin: standard input is empty")
+		}
+		opts.Credentials = append(opts.Credentials, auth.Source{Name: "flags", Keychain: auth.Static{Username: c.username, Password: pass}})
+	}
+	kc, err := dockerKeychain(c.dockerConfig)
+	if err != nil {
+		return opts, err
+	}
+	opts.Credentials = append(opts.Credentials, auth.Source{Name: "docker-config", Keychain: kc})
+
+	if c.caFile != "" {
+		ca, err := os.ReadFile(c.caFile)
+		if err != nil {
+			return opts, fmt.Errorf("--ca-file: %w", err)
+		}
+		cfg, err := auth.TLSConfig(ca, nil, nil)
+		if err != nil {
+			return opts, fmt.Errorf("--ca-file %s: %w", c.caFile, err)
+		}
+		opts.Transport = auth.Transport(cfg)
+	}
 	return opts, nil
+}
+
+// dockerKeychain reads a docker config directory (or its config.json), with its
+// credential helpers, the way docker and crane do. Empty means $DOCKER_CONFIG or ~/.docker.
+func dockerKeychain(path string) (authn.Keychain, error) {
+	if path == "" {
+		return authn.DefaultKeychain, nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--docker-config: %w", err)
+	}
+	if !fi.IsDir() {
+		path = filepath.Dir(path)
+	}
+	// go-containerregistry's default keychain reads DOCKER_CONFIG; this process
+	// exists for one command, so setting it is the simplest faithful way.
+	if err := os.Setenv("DOCKER_CONFIG", path); err != nil {
+		return nil, err
+	}
+	return authn.DefaultKeychain, nil
 }
 
 func (c *cli) execute(ctx context.Context, opts manifests.Options) ([]byte, error) {
