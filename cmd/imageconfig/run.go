@@ -216,6 +216,11 @@ func dockerKeychain(path string) (authn.Keychain, error) {
 		return nil, fmt.Errorf("--docker-config: %w", err)
 	}
 	if !fi.IsDir() {
+		// The keychain reads DIR/config.json: any other file name would be
+		// silently ignored, or another file read in its place.
+		if filepath.Base(path) != "config.json" {
+			return nil, fmt.Errorf("--docker-config: %s is neither a directory nor a file named config.json", path)
+		}
 		path = filepath.Dir(path)
 	}
 	// go-containerregistry's default keychain reads DOCKER_CONFIG; this process

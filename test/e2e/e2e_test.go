@@ -72,6 +72,8 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
+const e2ePassword = "e2e-pw-Vt51mQ"
+
 func TestUserPath(t *testing.T) {
 	if _, err := exec.LookPath("kubectl"); err != nil {
 		t.Skip("kubectl is not installed; the end-to-end test drives the operator with kubectl")
@@ -172,6 +174,37 @@ spec:
     architecture: arm
   insecure: true
 ---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: pull
+  namespace: %[1]s
+type: kubernetes.io/dockerconfigjson
+stringData:
+  .dockerconfigjson: '{"auths": {"%[2]s": {"username": "e2e", "password": "%[3]s"}}}'
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: puller
+  namespace: %[1]s
+imagePullSecrets:
+- name: pull
+---
+apiVersion: images.imageconfig.dev/v1alpha1
+kind: ImageConfig
+metadata:
+  name: with-credentials
+  namespace: %[1]s
+spec:
+  registry: %[2]s
+  repository: demo/hello
+  tag: "1.0"
+  insecure: true
+  secretRef:
+    name: pull
+  serviceAccountName: puller
+---
 apiVersion: images.imageconfig.dev/v1alpha1
 kind: ImageConfig
 metadata:
@@ -182,10 +215,15 @@ spec:
   repository: demo/hello
   tag: "9.9"
   insecure: true
-`, ns, reg.Addr), "apply", "-f", "-")
+`, ns, reg.Addr, e2ePassword), "apply", "-f", "-")
 
 	admin.must("", "wait", "-n", ns, "--for=condition=Ready", "imgcfg/hello", "--timeout=60s")
 	admin.must("", "wait", "-n", ns, "--for=condition=Stalled", "imgcfg/missing", "--timeout=60s")
+	// Reading the Secret and the ServiceAccount works with the role's get alone.
+	admin.must("", "wait", "-n", ns, "--for=condition=Ready", "imgcfg/with-credentials", "--timeout=60s")
+	if src := admin.must("", "get", "-n", ns, "imgcfg", "with-credentials", "-o", "jsonpath={.status.authSource}"); src != "secret/pull" {
+		t.Errorf("authSource = %q, want secret/pull", src)
+	}
 
 	// What the status says is what the registry holds.
 	idx, err := demo.Index()
@@ -245,5 +283,12 @@ spec:
 	b, _ := os.ReadFile(logFile.Name())
 	if strings.Contains(string(b), "forbidden") {
 		t.Errorf("the manager hit a permission error with the generated role:\n%s", b)
+	}
+	// It logged at debug level, and never the password.
+	if !strings.Contains(string(b), `"level":"debug"`) {
+		t.Errorf("the manager logged nothing at debug level; the secrecy check proves nothing")
+	}
+	if strings.Contains(string(b), e2ePassword) {
+		t.Errorf("the manager logged a password")
 	}
 }
