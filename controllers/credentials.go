@@ -75,17 +75,40 @@ func (r *ImageConfigReconciler) credentials(ctx context.Context, obj *imagesv1al
 		if err != nil {
 			return nil, nil, err
 		}
-		ca, crt, key := secret.Data["ca.crt"], secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey]
-		if len(ca) == 0 && len(crt) == 0 && len(key) == 0 {
-			return nil, nil, invalidSecret(secret, "has none of the keys ca.crt, tls.crt and tls.key")
+		if transport, err = r.tlsTransport(secret); err != nil {
+			return nil, nil, err
 		}
-		cfg, err := auth.TLSConfig(ca, crt, key)
-		if err != nil {
-			return nil, nil, invalidSecret(secret, err.Error())
-		}
-		transport = auth.Transport(cfg)
 	}
 	return sources, transport, nil
+}
+
+type tlsTransport struct {
+	resourceVersion string
+	transport       http.RoundTripper
+}
+
+// tlsTransport builds, or reuses while the Secret is unchanged, the transport of a
+// certSecretRef Secret.
+func (r *ImageConfigReconciler) tlsTransport(secret *corev1.Secret) (http.RoundTripper, error) {
+	key := types.NamespacedName{Namespace: secret.Namespace, Name: secret.Name}
+	if v, ok := r.tlsTransports.Load(key); ok && v.(tlsTransport).resourceVersion == secret.ResourceVersion {
+		return v.(tlsTransport).transport, nil
+	}
+	ca, crt, tlsKey := secret.Data["ca.crt"], secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey]
+	if len(ca) == 0 && len(crt) == 0 && len(tlsKey) == 0 {
+		return nil, invalidSecret(secret, "has none of the keys ca.crt, tls.crt and tls.key")
+	}
+	cfg, err := auth.TLSConfig(ca, crt, tlsKey)
+	if err != nil {
+		return nil, invalidSecret(secret, err.Error())
+	}
+	t := auth.Transport(cfg)
+	if old, ok := r.tlsTransports.Swap(key, tlsTransport{secret.ResourceVersion, t}); ok {
+		if c, ok := old.(tlsTransport).transport.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+	return t, nil
 }
 
 func (r *ImageConfigReconciler) secret(ctx context.Context, namespace, name, by string) (*corev1.Secret, error) {

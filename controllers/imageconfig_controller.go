@@ -49,10 +49,16 @@ type ImageConfigReconciler struct {
 	Transport http.RoundTripper
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
+	// Sessions keeps authenticated registry transports between reconciles, so that a
+	// re-check skips the authentication handshake; nil disables it.
+	Sessions *manifests.Sessions
 
 	limiter *intervalLimiter
 	// credentialFailures counts consecutive credential failures per object, for their backoff.
 	credentialFailures sync.Map // types.NamespacedName -> int
+	// tlsTransports keeps the transport built from each certSecretRef Secret, by its
+	// resourceVersion, so that connections and sessions are reused.
+	tlsTransports sync.Map // types.NamespacedName -> tlsTransport
 }
 
 // SetupOptions tune the controller.
@@ -122,6 +128,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	opts := options(obj)
 	opts.UserAgent = r.UserAgent
 	opts.Credentials = sources
+	opts.Sessions = r.Sessions
 	opts.Transport = r.Transport
 	if transport != nil {
 		opts.Transport = transport

@@ -196,6 +196,30 @@ func TestCredentials(t *testing.T) {
 		}
 	})
 
+	t.Run("malformed docker config", func(t *testing.T) {
+		const secret = "Secret-Pw-Of-A-Bad-Config"
+		for _, cfg := range []string{
+			`{"auths":{"` + reg.Host() + `":{"auth":"` + secret + `!!"}}}`,
+			`{"auths":{"` + reg.Host() + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte(secret)) + `"}}}`,
+			`{"auths":{"` + reg.Host() + `":{"username":"alice","password":"` + secret,
+		} {
+			dir := t.TempDir()
+			writeFile(t, dir, "config.json", []byte(cfg))
+			r := imageconfigStdin(t, "", "config", private, "--ca-file", caFile, "--docker-config", dir)
+			if r.code != 1 {
+				t.Errorf("%s: exit %d, want 1; stderr: %s", cfg, r.code, r.stderr)
+				continue
+			}
+			line := stderrLine(t, r)
+			if !strings.Contains(line, "config") {
+				t.Errorf("stderr = %q, want it to name the docker config", line)
+			}
+			if strings.Contains(r.stdout+r.stderr, secret) || strings.Contains(r.stderr, base64.StdEncoding.EncodeToString([]byte(secret))) {
+				t.Errorf("the secret appears in the output: %q", r.stderr)
+			}
+		}
+	})
+
 	noCreds := []struct {
 		name string
 		args []string
@@ -255,6 +279,15 @@ func TestCredentials(t *testing.T) {
 		{"--ca-file that does not exist", "", []string{"config", public, "--ca-file", filepath.Join(emptyDir, "nope.pem")}, "--ca-file"},
 		{"--ca-file that is not PEM", "", []string{"config", public, "--ca-file", writeFile(t, t.TempDir(), "bad.pem", []byte("not a certificate"))}, "--ca-file"},
 		{"--docker-config that does not exist", "", []string{"config", public, "--ca-file", caFile, "--docker-config", filepath.Join(emptyDir, "nope")}, "--docker-config"},
+		// Before the fix, DIR/creds.json made the CLI read DIR/config.json instead.
+		{"--docker-config file not named config.json", "", []string{"config", private, "--ca-file", caFile, "--docker-config", func() string {
+			_, f := dockerConfigDir(t, reg.Host(), aliceUser, alicePass)
+			renamed := filepath.Join(filepath.Dir(f), "creds.json")
+			if err := os.Rename(f, renamed); err != nil {
+				t.Fatal(err)
+			}
+			return renamed
+		}()}, "config.json"},
 	}
 	for _, tt := range usage {
 		t.Run(tt.name, func(t *testing.T) {

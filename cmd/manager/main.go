@@ -4,6 +4,7 @@ package main
 import (
 	"flag"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -16,6 +17,7 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/controllers"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 )
 
 var scheme = runtime.NewScheme()
@@ -68,6 +70,9 @@ func main() {
 		APIReader:               mgr.GetAPIReader(),
 		AllowInsecureRegistries: insecure,
 		UserAgent:               "imageconfig-operator",
+		// Re-checks within half an hour skip the authentication handshake; after that
+		// the token has usually expired, and a refresh costs what a handshake does.
+		Sessions: manifests.NewSessions(30*time.Minute, 1000),
 	}
 	if err := r.SetupWithManager(mgr, controllers.SetupOptions{MaxConcurrentReconciles: maxConcurrent}); err != nil {
 		log.Error(err, "Unable to create the controller", "controller", "ImageConfig")

@@ -108,11 +108,24 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 func (r *resolver) connect(ctx context.Context) error {
 	base := r.opts.Transport
 	if base == nil {
-		base = http.DefaultTransport.(*http.Transport).Clone()
+		base = sharedTransport
 	}
-	r.guard = &guard{inner: base, insecure: r.opts.Insecure}
 	r.authSource = auth.Anonymous
+	a, err := r.authenticator(ctx)
+	if err != nil {
+		return err
+	}
 
+	key := ""
+	if r.opts.Sessions != nil {
+		key = sessionKey(r.ref, r.opts, a, base)
+		if s := r.opts.Sessions.get(key); s != nil {
+			r.client, r.guard = s.client, s.guard
+			return nil
+		}
+	}
+
+	r.guard = &guard{inner: base, insecure: r.opts.Insecure}
 	backoff := defaultBackoff
 	if r.opts.RetryBackoff != nil {
 		backoff = *r.opts.RetryBackoff
@@ -123,18 +136,21 @@ func (r *resolver) connect(ctx context.Context) error {
 		transport.WithRetryStatusCodes(retryStatusCodes...))
 	t = transport.NewUserAgent(t, r.opts.UserAgent)
 
-	a, err := r.authenticator(ctx)
-	if err != nil {
-		return err
-	}
 	scopes := []string{r.ref.repo.Scope(transport.PullScope)}
 	rt, err := transport.NewWithContext(ctx, r.ref.repo.Registry, a, t, scopes)
 	if err != nil {
 		return r.classify(err, "/v2/ for the authentication handshake")
 	}
 	r.client = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
+	if key != "" {
+		r.opts.Sessions.put(key, &session{client: r.client, guard: r.guard})
+	}
 	return nil
 }
+
+// sharedTransport is the base transport when Options.Transport is nil: one
+// connection pool for the process, rather than one per resolution.
+var sharedTransport http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
 
 func (r *resolver) authenticator(ctx context.Context) (authn.Authenticator, error) {
 	switch {

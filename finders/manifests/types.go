@@ -63,6 +63,9 @@ type Options struct {
 	Timeout time.Duration
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Sessions, when set, keeps authenticated transports between resolutions, so a
+	// re-check within its TTL skips the authentication handshake.
+	Sessions *Sessions
 	// RetryBackoff overrides go-containerregistry's retry backoff within one resolution
 	// (by default 3 tries, 1 s and 3 s apart). Tests use it to keep fault injection fast.
 	RetryBackoff *transport.Backoff
