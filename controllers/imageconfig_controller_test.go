@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
@@ -348,7 +349,8 @@ func TestManager(t *testing.T) {
 	}
 	finder := &countingFinder{}
 	rec := &recorder{}
-	r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Finder: finder, Recorder: rec, AllowInsecureRegistries: true}
+	r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Finder: finder, Recorder: rec, AllowInsecureRegistries: true,
+		Sessions: manifests.NewSessions(time.Minute, 100)}
 	if err := r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 8, RetryBaseDelay: 200 * time.Millisecond, RetryMaxDelay: time.Second}); err != nil {
 		t.Fatal(err)
 	}
@@ -403,6 +405,7 @@ func TestManager(t *testing.T) {
 		f.g.Expect(heads).To(BeNumerically(">=", 2), "the interval did not re-check")
 		f.g.Expect(heads).To(BeNumerically("<=", 4), "feedback loop: %d HEADs in 30s with a 10s interval", heads)
 		f.g.Expect(gets).To(Equal(0), "an unchanged tag was downloaded again")
+		f.g.Expect(f.reg.Log().Pings()+f.reg.Log().Tokens()).To(Equal(0), "re-checks repeated the handshake despite the session cache:\n%s", f.reg.Log())
 		f.g.Expect(rec.of(obj)).To(HaveLen(1), "events: %+v", rec.of(obj)) // Resolved, once
 	})
 
