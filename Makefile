@@ -61,14 +61,18 @@ test-e2e: build ## Run the manager as a process against envtest and drive it wit
 	KUBEBUILDER_ASSETS="$$assets" MANAGER_BIN="$(CURDIR)/bin/manager" go test -tags e2e -count=1 $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: bench
-bench: ## Run the benchmarks and print their figures.
-	go test -run '^$$' -bench . -benchmem ./finders/...
+bench: ## Run the benchmarks and print their figures (time, allocations, registry requests per resolution).
+	go test -run '^$$' -bench . -benchmem ./finders/... ./controllers/...
 
 FUZZTIME ?= 20s
+FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.
-	@for t in $$(go test -list '^Fuzz' ./finders/manifests | grep '^Fuzz'); do \
-		go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./finders/manifests || exit 1; \
+	@for p in $(FUZZ_PACKAGES); do \
+		for t in $$(go test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+			echo "fuzzing $$p $$t for $(FUZZTIME)"; \
+			go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
 	done
 
 ##@ Build

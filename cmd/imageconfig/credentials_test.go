@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,19 +46,7 @@ func isolatedEnv(t *testing.T) []string {
 // imageconfigStdin runs the built binary with stdin and the isolated environment.
 func imageconfigStdin(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = isolatedEnv(t)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running imageconfig: %v", err)
-	}
-	return result{stdout.String(), stderr.String(), code}
+	return runBinary(t, isolatedEnv(t), stdin, args...)
 }
 
 func writeFile(t *testing.T, dir, name string, data []byte) string {

@@ -38,7 +38,17 @@ type result struct {
 
 func imageconfig(t *testing.T, args ...string) result {
 	t.Helper()
+	return runBinary(t, nil, "", args...)
+}
+
+// runBinary runs the built command with env (nil: this process's) and stdin.
+func runBinary(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Env = env
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

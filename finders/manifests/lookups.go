@@ -67,13 +67,9 @@ func Platforms(ctx context.Context, o Options) ([]IndexEntry, error) {
 		entries, _ := indexEntries(top.index)
 		return entries, nil
 	}
-	raw, err := r.fetchConfig(ctx, top.manifest.Config)
+	_, cfg, err := r.config(ctx, top.manifest.Config)
 	if err != nil {
 		return nil, err
-	}
-	cfg, err := parseConfig(raw)
-	if err != nil {
-		return nil, newError(InvalidManifest, err, "config blob %s of %s is invalid: %v", top.manifest.Config.Digest, r.ref.describe(), err)
 	}
 	return []IndexEntry{{
 		OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion,

@@ -102,13 +102,9 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 	res.ManifestDigest = manifest.digest.String()
 	res.ConfigDigest = manifest.manifest.Config.Digest.String()
 
-	raw, err := r.fetchConfig(ctx, manifest.manifest.Config)
+	raw, cfg, err := r.config(ctx, manifest.manifest.Config)
 	if err != nil {
 		return nil, err
-	}
-	cfg, err := parseConfig(raw)
-	if err != nil {
-		return nil, newError(InvalidManifest, err, "config blob %s of %s is invalid: %v", manifest.manifest.Config.Digest, r.ref.describe(), err)
 	}
 	if top.index == nil {
 		got := configPlatform(cfg)
@@ -241,19 +237,11 @@ func (r *resolver) fetchManifest(ctx context.Context, identifier string, expect 
 	if declared > MaxManifestSize {
 		return nil, newError(TooLarge, nil, "%s declares %d bytes, over the %d-byte limit for manifests", what, declared, MaxManifestSize)
 	}
-	req, err := r.newRequest(ctx, http.MethodGet, "manifests", identifier)
+	resp, err := r.get(ctx, "manifests", identifier, what)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", acceptHeader())
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, r.classify(err, what)
-	}
 	defer drain(resp)
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return nil, r.classify(err, what)
-	}
 	body, err := readBounded(resp, MaxManifestSize)
 	if err != nil {
 		return nil, r.bodyError(err, what, "manifests", MaxManifestSize)
@@ -295,18 +283,11 @@ func (r *resolver) fetchConfig(ctx context.Context, d v1.Descriptor) ([]byte, er
 	if d.Size < 0 {
 		return nil, newError(InvalidManifest, nil, "%s declares a negative size %d", what, d.Size)
 	}
-	req, err := r.newRequest(ctx, http.MethodGet, "blobs", d.Digest.String())
+	resp, err := r.get(ctx, "blobs", d.Digest.String(), what)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, r.classify(err, what)
-	}
 	defer drain(resp)
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return nil, r.classify(err, what)
-	}
 	// Read one byte past the declared size, so a longer body is detected.
 	body, err := readBounded(resp, min(d.Size+1, MaxConfigSize+1))
 	if err != nil {
@@ -323,6 +304,40 @@ func (r *resolver) fetchConfig(ctx context.Context, d v1.Descriptor) ([]byte, er
 		return nil, newError(DigestMismatch, nil, "%s hashes to %s", what, got)
 	}
 	return body, nil
+}
+
+// get GETs a manifest or blob and returns the response of a 200, or the
+// classified error. The caller drains the body.
+func (r *resolver) get(ctx context.Context, kind, identifier, what string) (*http.Response, error) {
+	req, err := r.newRequest(ctx, http.MethodGet, kind, identifier)
+	if err != nil {
+		return nil, err
+	}
+	if kind == "manifests" {
+		req.Header.Set("Accept", acceptHeader())
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, r.classify(err, what)
+	}
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		drain(resp)
+		return nil, r.classify(err, what)
+	}
+	return resp, nil
+}
+
+// config fetches and parses the config blob d.
+func (r *resolver) config(ctx context.Context, d v1.Descriptor) ([]byte, *v1.ConfigFile, error) {
+	raw, err := r.fetchConfig(ctx, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := parseConfig(raw)
+	if err != nil {
+		return nil, nil, newError(InvalidManifest, err, "config blob %s of %s is invalid: %v", d.Digest, r.ref.describe(), err)
+	}
+	return raw, cfg, nil
 }
 
 func (r *resolver) newRequest(ctx context.Context, method, kind, identifier string) (*http.Request, error) {
