@@ -238,11 +238,8 @@ func (c *cli) execute(ctx context.Context, opts manifests.Options) ([]byte, erro
 			d, _, err := manifests.Digest(ctx, opts)
 			return []byte(d + "\n"), err
 		}
-		res, err := manifests.Resolve(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		return []byte(res.ManifestDigest + "\n"), nil
+		d, err := manifests.PlatformDigest(ctx, opts)
+		return []byte(d + "\n"), err
 	case "platforms":
 		entries, err := manifests.Platforms(ctx, opts)
 		if err != nil {

@@ -3,6 +3,8 @@ package manifests
 import (
 	"context"
 	"fmt"
+
+	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
 // start validates o and runs the authentication handshake.
@@ -84,4 +86,36 @@ func (e IndexEntry) String() string {
 		p += "/" + e.Variant
 	}
 	return fmt.Sprintf("%s %s %d", p, e.Digest, e.Size)
+}
+
+// PlatformDigest returns the digest of the manifest that Resolve would select for
+// o.Platform, with one GET of the index after the handshake: the entry's digest is
+// in the index. A single-platform image costs a second GET, of its config, to check
+// that it is built for the platform.
+func PlatformDigest(ctx context.Context, o Options) (string, error) {
+	r, ctx, cancel, err := start(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	top, err := r.fetchTop(ctx)
+	if err != nil {
+		return "", err
+	}
+	if top.index != nil {
+		_, selectable := indexEntries(top.index)
+		i, err := platforms.Select(r.want, selectable)
+		if err != nil {
+			return "", r.platformNotFound(err)
+		}
+		return top.index.Manifests[i].Digest.String(), nil
+	}
+	_, cfg, err := r.config(ctx, top.manifest.Config)
+	if err != nil {
+		return "", err
+	}
+	if err := r.checkSinglePlatform(cfg); err != nil {
+		return "", err
+	}
+	return top.digest.String(), nil
 }

@@ -107,19 +107,28 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if top.index == nil {
-		got := configPlatform(cfg)
-		if _, err := platforms.Select(r.want, []platforms.Entry{{Platform: got, HasPlatform: true}}); err != nil {
-			return nil, &Error{
-				Reason:    PlatformMismatch,
-				Message:   oneLine(fmt.Sprintf("%s is a single-platform image for %s, not %s", r.ref.describe(), describePlatform(got), describePlatform(r.want))),
-				Available: []string{describePlatform(got)},
-			}
+		if err := r.checkSinglePlatform(cfg); err != nil {
+			return nil, err
 		}
-		res.Platform = got.String()
+		res.Platform = configPlatform(cfg).String()
 	}
 	res.RawConfig = raw
 	summarize(&res.Summary, manifest.manifest, cfg)
 	return res, nil
+}
+
+// checkSinglePlatform checks that a single-platform image is built for the
+// requested platform, by the same rules as an index entry.
+func (r *resolver) checkSinglePlatform(cfg *v1.ConfigFile) error {
+	got := configPlatform(cfg)
+	if _, err := platforms.Select(r.want, []platforms.Entry{{Platform: got, HasPlatform: true}}); err != nil {
+		return &Error{
+			Reason:    PlatformMismatch,
+			Message:   oneLine(fmt.Sprintf("%s is a single-platform image for %s, not %s", r.ref.describe(), describePlatform(got), describePlatform(r.want))),
+			Available: []string{describePlatform(got)},
+		}
+	}
+	return nil
 }
 
 // reusable returns prev when it resolved the same reference to an entry that the
