@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -48,27 +47,18 @@ func isRetryable(err error) bool {
 }
 
 // guard is the innermost transport. It refuses plain HTTP unless the caller asked
-// for insecure (go-containerregistry silently uses HTTP for localhost, loopback,
-// RFC 1918 and .local registries), and remembers the registry's Retry-After.
+// for insecure: go-containerregistry silently uses HTTP for localhost, loopback,
+// RFC 1918 and .local registries.
 type guard struct {
 	inner    http.RoundTripper
 	insecure bool
-
-	mu         sync.Mutex
-	retryAfter string
 }
 
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "https" && !g.insecure {
 		return nil, &plainHTTPError{host: req.URL.Host}
 	}
-	resp, err := g.inner.RoundTrip(req)
-	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
-		g.mu.Lock()
-		g.retryAfter = resp.Header.Get("Retry-After")
-		g.mu.Unlock()
-	}
-	return resp, err
+	return g.inner.RoundTrip(req)
 }
 
 // plainHTTPError is returned for a plain-HTTP request to a registry that is not insecure.
@@ -178,11 +168,15 @@ func (r *resolver) authenticator(ctx context.Context) (authn.Authenticator, erro
 	}
 }
 
+// retryAfter is the Retry-After of this resolution's last 429. go-containerregistry
+// retries a 429 and hands back the last response, headers intact.
 func (r *resolver) retryAfter() time.Duration {
-	if r.guard == nil {
-		return 0
+	return parseRetryAfter(r.retryAfterHeader, time.Now())
+}
+
+// noteResponse remembers what a response says about rate limits.
+func (r *resolver) noteResponse(resp *http.Response) {
+	if resp.StatusCode == http.StatusTooManyRequests {
+		r.retryAfterHeader = resp.Header.Get("Retry-After")
 	}
-	r.guard.mu.Lock()
-	defer r.guard.mu.Unlock()
-	return parseRetryAfter(r.guard.retryAfter, time.Now())
 }

@@ -164,7 +164,8 @@ func (r *resolver) classify(err error, what string) error {
 	case errors.As(err, &uerr), errors.As(err, &herr), errors.As(err, &cerr), errors.As(err, &verr):
 		return newError(Unavailable, err, "TLS error talking to registry %s: %s", host, certProblem(err))
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		return newError(Unavailable, err, "registry %s answers plain HTTP, not HTTPS; set insecure to allow plain HTTP", host)
+		// Retrying cannot help: the spec must say insecure.
+		return newError(Unsupported, err, "unsupported: registry %s answers plain HTTP, not HTTPS; set insecure to allow plain HTTP", host)
 	}
 	var nerr net.Error
 	if errors.As(err, &nerr) && nerr.Timeout() {
@@ -213,6 +214,9 @@ func (r *resolver) classifyStatus(terr *transport.Error, what string) error {
 		return newError(Unavailable, terr, "registry %s answered HTTP %d for %s%s", host, code, what, detail)
 	case code == http.StatusBadRequest && (hasCode(terr, transport.NameInvalidErrorCode) || hasCode(terr, transport.TagInvalidErrorCode)):
 		return newError(InvalidReference, terr, "registry %s rejected the reference for %s (HTTP 400%s)", host, what, detail)
+	case code >= 400:
+		// Any other client error will be answered the same way next time.
+		return newError(Unsupported, terr, "unsupported: registry %s answered HTTP %d for %s%s", host, code, what, detail)
 	default:
 		return newError(Unavailable, terr, "registry %s answered HTTP %d for %s%s", host, code, what, detail)
 	}

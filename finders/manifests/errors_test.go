@@ -372,7 +372,7 @@ func TestErrorClasses(t *testing.T) {
 				contains: []string{host, "refused"},
 			}
 		}},
-		{"plain-HTTP registry not marked insecure", manifests.Unavailable, func(t *testing.T) errSetup {
+		{"plain-HTTP registry not marked insecure", manifests.Unsupported, func(t *testing.T) errSetup {
 			reg := testregistry.New(t, testregistry.Options{})
 			reg.PushImage(t, "r", "t", singleArch(t, "amd64"))
 			o := options(reg, false, "r", "t", amd64)

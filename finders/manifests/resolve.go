@@ -34,8 +34,9 @@ var acceptedMediaTypes = []types.MediaType{
 }
 
 type resolver struct {
-	opts       Options
-	authSource string
+	opts             Options
+	authSource       string
+	retryAfterHeader string
 	ref        reference
 	want       platforms.Platform
 	guard      *guard
@@ -211,6 +212,7 @@ func (r *resolver) headDescriptor(ctx context.Context) (digest, mediaType string
 		return "", "", false, r.classify(err, r.what("manifest"))
 	}
 	defer drain(resp)
+	r.noteResponse(resp)
 	switch resp.StatusCode {
 	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
 		return "", "", false, nil
@@ -297,8 +299,7 @@ func (r *resolver) fetchConfig(ctx context.Context, d v1.Descriptor) ([]byte, er
 		return nil, err
 	}
 	defer drain(resp)
-	// Read one byte past the declared size, so a longer body is detected.
-	body, err := readBounded(resp, min(d.Size+1, MaxConfigSize+1))
+	body, err := readBounded(resp, MaxConfigSize)
 	if err != nil {
 		return nil, r.bodyError(err, what, "configs", MaxConfigSize)
 	}
@@ -329,6 +330,7 @@ func (r *resolver) get(ctx context.Context, kind, identifier, what string) (*htt
 	if err != nil {
 		return nil, r.classify(err, what)
 	}
+	r.noteResponse(resp)
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
 		drain(resp)
 		return nil, r.classify(err, what)

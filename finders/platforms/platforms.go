@@ -251,7 +251,7 @@ const (
 	tierExact   = iota // same variant
 	tierEqual          // numerically equal variant spelled differently ("v8.0" for "v8")
 	tierLower          // lower variant, closest first
-	tierHigher         // higher variant, closest first; only when no variant was asked for
+	tierHigher         // a variant, lowest first; only for an architecture without a default variant, when none was asked for
 	tierUnrated        // non-numeric variant of an architecture without a default; only when no variant was asked for
 )
 
@@ -303,13 +303,13 @@ func rate(want Platform, named bool, have Platform) (int, []int, bool) {
 	if !wok || !hok {
 		return 0, nil, false
 	}
+	// A higher variant never matches, named or not: an arm/v7 machine cannot run
+	// arm/v8 code, and containerd does not select it either.
 	switch c := compareNumbers(hn, wn); {
 	case c == 0:
 		return tierEqual, hn, true
 	case c < 0:
 		return tierLower, hn, true
-	case !named:
-		return tierHigher, hn, true
 	default:
 		return 0, nil, false
 	}
