@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -85,14 +86,30 @@ func (r *ImageConfigReconciler) credentials(ctx context.Context, obj *imagesv1al
 type tlsTransport struct {
 	resourceVersion string
 	transport       http.RoundTripper
+	used            time.Time
 }
+
+// tlsTransportIdle is how long a certSecretRef transport is kept unused.
+const tlsTransportIdle = 2 * time.Hour
 
 // tlsTransport builds, or reuses while the Secret is unchanged, the transport of a
 // certSecretRef Secret.
 func (r *ImageConfigReconciler) tlsTransport(secret *corev1.Secret) (http.RoundTripper, error) {
 	key := types.NamespacedName{Namespace: secret.Namespace, Name: secret.Name}
+	now := r.now()
+	// Drop what no object used for a while, such as the transport of a deleted Secret.
+	r.tlsTransports.Range(func(k, v any) bool {
+		if t := v.(tlsTransport); now.Sub(t.used) > tlsTransportIdle {
+			r.tlsTransports.Delete(k)
+			closeIdle(t.transport)
+		}
+		return true
+	})
 	if v, ok := r.tlsTransports.Load(key); ok && v.(tlsTransport).resourceVersion == secret.ResourceVersion {
-		return v.(tlsTransport).transport, nil
+		t := v.(tlsTransport)
+		t.used = now
+		r.tlsTransports.Store(key, t)
+		return t.transport, nil
 	}
 	ca, crt, tlsKey := secret.Data["ca.crt"], secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey]
 	if len(ca) == 0 && len(crt) == 0 && len(tlsKey) == 0 {
@@ -103,18 +120,25 @@ func (r *ImageConfigReconciler) tlsTransport(secret *corev1.Secret) (http.RoundT
 		return nil, invalidSecret(secret, err.Error())
 	}
 	t := auth.Transport(cfg)
-	if old, ok := r.tlsTransports.Swap(key, tlsTransport{secret.ResourceVersion, t}); ok {
-		if c, ok := old.(tlsTransport).transport.(interface{ CloseIdleConnections() }); ok {
-			c.CloseIdleConnections()
-		}
+	if old, ok := r.tlsTransports.Swap(key, tlsTransport{secret.ResourceVersion, t, now}); ok {
+		closeIdle(old.(tlsTransport).transport)
 	}
 	return t, nil
+}
+
+func closeIdle(t http.RoundTripper) {
+	if c, ok := t.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 func (r *ImageConfigReconciler) secret(ctx context.Context, namespace, name, by string) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
 	if err := r.reader().Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
+			if v, ok := r.tlsTransports.LoadAndDelete(types.NamespacedName{Namespace: namespace, Name: name}); ok {
+				closeIdle(v.(tlsTransport).transport)
+			}
 			return nil, &credentialError{imagesv1alpha1.SecretNotFoundReason, fmt.Sprintf("Secret %q named by %s does not exist in namespace %q", name, by, namespace)}
 		}
 		return nil, fmt.Errorf("reading Secret %q: %w", name, err)

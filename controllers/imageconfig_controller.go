@@ -71,7 +71,7 @@ type SetupOptions struct {
 }
 
 // +kubebuilder:rbac:groups=images.imageconfig.dev,resources=imageconfigs,verbs=get;list;watch
-// +kubebuilder:rbac:groups=images.imageconfig.dev,resources=imageconfigs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=images.imageconfig.dev,resources=imageconfigs/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile resolves one ImageConfig and writes its status with one patch.
@@ -120,9 +120,14 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 
-	obj.Status.LastHandledReconcileAt = obj.GetAnnotations()[imagesv1alpha1.ReconcileRequestAnnotation]
+	requestedAt := obj.GetAnnotations()[imagesv1alpha1.ReconcileRequestAnnotation]
 	sources, transport, err := r.credentials(ctx, obj)
 	if err != nil {
+		var cerr *credentialError
+		if errors.As(err, &cerr) {
+			// The request was acted on: the verdict is about the credentials.
+			obj.Status.LastHandledReconcileAt = requestedAt
+		}
 		return r.failed(ctx, obj, err)
 	}
 	opts := options(obj)
@@ -135,6 +140,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	}
 	res, err := r.finder().Resolve(ctx, opts)
 	obj.Status.LastCheckedTime = &metav1.Time{Time: now}
+	obj.Status.LastHandledReconcileAt = requestedAt
 	if err != nil {
 		return r.failed(ctx, obj, err)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -264,8 +267,11 @@ func TestReconciler(t *testing.T) {
 				if s := apimeta.FindStatusCondition(got.Status.Conditions, "Stalled"); s == nil || s.Status != metav1.ConditionTrue || s.Reason != tt.reason {
 					t.Errorf("Stalled = %+v", s)
 				}
-				if got.Status.ObservedGeneration != got.Generation {
-					t.Errorf("observedGeneration = %d, want %d (the verdict on this generation is final)", got.Status.ObservedGeneration, got.Generation)
+				if got.Status.ObservedGeneration != 0 {
+					t.Errorf("observedGeneration = %d, want 0: nothing of this spec was resolved", got.Status.ObservedGeneration)
+				}
+				if s := apimeta.FindStatusCondition(got.Status.Conditions, "Stalled"); s == nil || s.ObservedGeneration != got.Generation {
+					t.Errorf("the Stalled condition does not carry generation %d: %+v", got.Generation, s)
 				}
 			})
 		}
@@ -496,9 +502,15 @@ func TestManager(t *testing.T) {
 	t.Run("deletion leaves nothing behind", func(t *testing.T) {
 		f := setup(t)
 		for i := range 20 {
-			create(f, fmt.Sprintf("gone-%02d", i), nil)
+			create(f, fmt.Sprintf("gone-%02d", i), func(s *imagesv1alpha1.ImageConfigSpec) {
+				if i%2 == 0 { // half of them fail on a missing Secret, and are counted for backoff
+					s.SecretRef = &imagesv1alpha1.LocalObjectReference{Name: "missing"}
+				}
+			})
 		}
-		f.g.Eventually(func() int { return finder.count(f.reg.Host(), "demo/hello") }, 30*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", 20))
+		g := runtime.NumGoroutine()
+		f.g.Eventually(func() int { return finder.count(f.reg.Host(), "demo/hello") }, 30*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", 10))
+		f.g.Eventually(func() int { return countNamespace(&r.credentialFailures, f.ns) }, 30*time.Second, 100*time.Millisecond).Should(Equal(10))
 		f.g.Expect(env.Client.DeleteAllOf(ctx, &imagesv1alpha1.ImageConfig{}, client.InNamespace(f.ns))).To(Succeed())
 		f.g.Eventually(func() int {
 			n := 0
@@ -510,7 +522,22 @@ func TestManager(t *testing.T) {
 			})
 			return n
 		}, 30*time.Second, 100*time.Millisecond).Should(Equal(0), "the rate limiter keeps entries of deleted objects")
+		f.g.Expect(countNamespace(&r.credentialFailures, f.ns)).To(Equal(0), "the credential backoff keeps entries of deleted objects")
+		// No goroutine per object outlives it (other subtests run meanwhile: allow slack).
+		f.g.Eventually(runtime.NumGoroutine, 10*time.Second, 200*time.Millisecond).Should(BeNumerically("<=", g+20))
 	})
+}
+
+// countNamespace counts the entries of a map keyed by NamespacedName in ns.
+func countNamespace(m *sync.Map, ns string) int {
+	n := 0
+	m.Range(func(k, _ any) bool {
+		if k.(k8stypes.NamespacedName).Namespace == ns {
+			n++
+		}
+		return true
+	})
+	return n
 }
 
 func contains(list []string, s string) bool {

@@ -42,14 +42,13 @@ func markRetrying(obj *imagesv1alpha1.ImageConfig, reason, msg string) {
 	apimeta.RemoveStatusCondition(&obj.Status.Conditions, imagesv1alpha1.StalledCondition)
 }
 
-// markStalled records a terminal failure. The generation counts as observed: the
-// controller reached its verdict on this spec, so kstatus reports Failed rather than
-// InProgress, and GitOps health checks stop waiting.
+// markStalled records a terminal failure. status.observedGeneration stays at the
+// last generation that resolved, so nobody takes the status' digests for the
+// current spec's; the Stalled condition carries this generation.
 func markStalled(obj *imagesv1alpha1.ImageConfig, reason, msg string) {
 	setCondition(obj, imagesv1alpha1.ReadyCondition, metav1.ConditionFalse, reason, msg)
 	setCondition(obj, imagesv1alpha1.StalledCondition, metav1.ConditionTrue, reason, msg)
 	apimeta.RemoveStatusCondition(&obj.Status.Conditions, imagesv1alpha1.ReconcilingCondition)
-	obj.Status.ObservedGeneration = obj.Generation
 }
 
 // markSuspended leaves what was resolved, and its conditions, as they are. An object
@@ -103,6 +102,10 @@ func applyResult(st *imagesv1alpha1.ImageConfigStatus, res *manifests.Result, no
 	st.LayerCount = s.LayerCount
 	st.TotalSize = s.TotalSize
 	st.AuthSource = s.AuthSource
+	// A result confirmed from the previous status was already cut to fit: keep its note.
+	if note := fitStatus(st); note != "" || !res.Unchanged {
+		st.Truncated = note
+	}
 }
 
 // previousResult rebuilds the last resolution from the status, so that a re-check

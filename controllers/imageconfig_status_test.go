@@ -135,10 +135,11 @@ func TestConditions(t *testing.T) {
 		{"retrying from stalled", "stalled", markRetryingFn, wantRetrying, oldGen},
 		{"retrying from reconciling", "reconciling", markRetryingFn, wantRetrying, oldGen},
 
-		{"stalled from none", "none", markStalledFn, wantStalled, gen},
-		{"stalled from ready", "ready", markStalledFn, wantStalled, gen},
-		{"stalled from stalled", "stalled", markStalledFn, wantStalled, gen},
-		{"stalled from reconciling", "reconciling", markStalledFn, wantStalled, gen},
+		// status.observedGeneration stays at the last generation that resolved.
+		{"stalled from none", "none", markStalledFn, wantStalled, 0},
+		{"stalled from ready", "ready", markStalledFn, wantStalled, oldGen},
+		{"stalled from stalled", "stalled", markStalledFn, wantStalled, oldGen},
+		{"stalled from reconciling", "reconciling", markStalledFn, wantStalled, oldGen},
 
 		{
 			"suspended from none", "none", markSuspended,
@@ -625,7 +626,7 @@ func TestPreviousResult(t *testing.T) {
 }
 
 // controllerOwnedStatusFields are the status fields that are not part of a resolution.
-var controllerOwnedStatusFields = []string{"observedGeneration", "conditions", "lastCheckedTime", "lastChangedTime", "lastHandledReconcileAt"}
+var controllerOwnedStatusFields = []string{"observedGeneration", "conditions", "lastCheckedTime", "lastChangedTime", "lastHandledReconcileAt", "truncated"}
 
 // jsonFields maps the JSON names of t's fields to their field and tag options.
 func jsonFields(t reflect.Type) map[string]reflect.StructField {

@@ -200,6 +200,7 @@ type ImageConfigStatus struct {
 
 	// platforms lists every entry of the image index, attestations included.
 	// It is empty for a single-platform image.
+	// +kubebuilder:validation:MaxItems=128
 	// +optional
 	Platforms []IndexEntry `json:"platforms,omitempty"`
 
@@ -208,6 +209,7 @@ type ImageConfigStatus struct {
 	Config *ImageBuildConfig `json:"config,omitempty"`
 
 	// layers are the image's layers in order, each joined to the history entry that created it.
+	// +kubebuilder:validation:MaxItems=256
 	// +optional
 	Layers []Layer `json:"layers,omitempty"`
 
@@ -229,6 +231,11 @@ type ImageConfigStatus struct {
 	// credential information in the status.
 	// +optional
 	AuthSource string `json:"authSource,omitempty"`
+
+	// truncated says which lists or values were shortened so that the object stays
+	// within the API server's size limit. It is empty when nothing was shortened.
+	// +optional
+	Truncated string `json:"truncated,omitempty"`
 
 	// lastCheckedTime is when the registry was last asked for the tag.
 	// +optional
@@ -310,14 +317,17 @@ type ImageBuildConfig struct {
 	User string `json:"user,omitempty"`
 
 	// env is the container's environment, as NAME=value lines.
+	// +kubebuilder:validation:MaxItems=256
 	// +optional
 	Env []string `json:"env,omitempty"`
 
 	// entrypoint is the container's entrypoint.
+	// +kubebuilder:validation:MaxItems=64
 	// +optional
 	Entrypoint []string `json:"entrypoint,omitempty"`
 
 	// cmd is the container's default arguments.
+	// +kubebuilder:validation:MaxItems=256
 	// +optional
 	Cmd []string `json:"cmd,omitempty"`
 
@@ -326,14 +336,17 @@ type ImageBuildConfig struct {
 	WorkingDir string `json:"workingDir,omitempty"`
 
 	// exposedPorts are the ports the image declares, such as "80/tcp", sorted.
+	// +kubebuilder:validation:MaxItems=128
 	// +optional
 	ExposedPorts []string `json:"exposedPorts,omitempty"`
 
 	// volumes are the volumes the image declares, sorted.
+	// +kubebuilder:validation:MaxItems=128
 	// +optional
 	Volumes []string `json:"volumes,omitempty"`
 
 	// labels are the image's labels.
+	// +kubebuilder:validation:MaxProperties=256
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 
@@ -411,6 +424,7 @@ type ImageConfigList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 
 	// items are the ImageConfigs.
+	// +required
 	Items []ImageConfig `json:"items"`
 }
 
