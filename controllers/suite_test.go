@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -93,5 +92,3 @@ func conditionSummary(obj *imagesv1alpha1.ImageConfig) string {
 	}
 	return s
 }
-
-var _ = time.Second

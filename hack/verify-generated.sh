@@ -8,9 +8,13 @@ generated() {
   find config/crd/bases config/rbac -name '*.yaml' -print0 2>/dev/null
   find api -name 'zz_generated.*.go' -print0
 }
-snapshot() { generated | sort -z | xargs -0 sha256sum 2>/dev/null || true; }
+snapshot() { generated | sort -z | xargs -0 sha256sum; }
 
 before="$(snapshot)"
+if [[ -z "${before}" ]]; then
+  echo "verify-generated: found no generated files to compare; is sha256sum installed?" >&2
+  exit 1
+fi
 make --no-print-directory -s manifests generate CONTROLLER_GEN="${CONTROLLER_GEN:-bin/controller-gen}" >/dev/null
 after="$(snapshot)"
 

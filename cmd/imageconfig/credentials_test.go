@@ -191,9 +191,10 @@ func TestCredentials(t *testing.T) {
 		} {
 			dir := t.TempDir()
 			writeFile(t, dir, "config.json", []byte(cfg))
+			// Refused before the registry is contacted, like any other bad flag.
 			r := imageconfigStdin(t, "", "config", private, "--ca-file", caFile, "--docker-config", dir)
-			if r.code != 1 {
-				t.Errorf("%s: exit %d, want 1; stderr: %s", cfg, r.code, r.stderr)
+			if r.code != 2 {
+				t.Errorf("%s: exit %d, want 2; stderr: %s", cfg, r.code, r.stderr)
 				continue
 			}
 			line := stderrLine(t, r)

@@ -151,9 +151,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitRegistry
 		}
 		fmt.Fprintf(stderr, "imageconfig: %s: %s\n", e.Reason, oneLine(e.Error()))
-		if e.Reason == manifests.InvalidReference {
-			return exitUsage
-		}
 		return exitRegistry
 	}
 	_, _ = stdout.Write(out)
@@ -170,6 +167,9 @@ func (c *cli) options(stdin io.Reader) (manifests.Options, error) {
 		return opts, fmt.Errorf("--platform: %w", err)
 	}
 	opts.Platform = p
+	if err := manifests.CheckReference(opts); err != nil {
+		return opts, err
+	}
 	opts.Insecure = c.insecure
 	opts.Timeout = c.timeout
 	opts.UserAgent = "imageconfig"
@@ -185,11 +185,11 @@ func (c *cli) options(stdin io.Reader) (manifests.Options, error) {
 		}
 		opts.Credentials = append(opts.Credentials, auth.Source{Name: "flags", Keychain: auth.Static{Username: c.username, Password: pass}})
 	}
-	kc, err := dockerKeychain(c.dockerConfig)
+	docker, err := dockerSources(c.dockerConfig)
 	if err != nil {
 		return opts, err
 	}
-	opts.Credentials = append(opts.Credentials, auth.Source{Name: "docker-config", Keychain: kc})
+	opts.Credentials = append(opts.Credentials, docker...)
 
 	if c.caFile != "" {
 		ca, err := os.ReadFile(c.caFile)
@@ -205,30 +205,54 @@ func (c *cli) options(stdin io.Reader) (manifests.Options, error) {
 	return opts, nil
 }
 
-// dockerKeychain reads a docker config directory (or its config.json), with its
-// credential helpers, the way docker and crane do. Empty means $DOCKER_CONFIG or ~/.docker.
-func dockerKeychain(path string) (authn.Keychain, error) {
-	if path == "" {
-		return authn.DefaultKeychain, nil
+// dockerSources reads a docker config directory (or its config.json) the way the
+// controller reads a pull Secret, with finders/auth, and then offers go-containerregistry's
+// default keychain for what only it can do: credential helpers and credsStore.
+// Empty means $DOCKER_CONFIG, or ~/.docker.
+func dockerSources(path string) (auth.Sources, error) {
+	dir := path
+	if dir == "" {
+		dir = os.Getenv("DOCKER_CONFIG")
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("--docker-config: %w", err)
-	}
-	if !fi.IsDir() {
-		// The keychain reads DIR/config.json: any other file name would be
-		// silently ignored, or another file read in its place.
-		if filepath.Base(path) != "config.json" {
-			return nil, fmt.Errorf("--docker-config: %s is neither a directory nor a file named config.json", path)
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return auth.Sources{{Name: "docker-config", Keychain: authn.DefaultKeychain}}, nil
 		}
-		path = filepath.Dir(path)
+		dir = filepath.Join(home, ".docker")
+	}
+	if path != "" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("--docker-config: %w", err)
+		}
+		if !fi.IsDir() {
+			// The helpers' keychain reads DIR/config.json: any other file name would be
+			// silently ignored, or another file read in its place.
+			if filepath.Base(path) != "config.json" {
+				return nil, fmt.Errorf("--docker-config: %s is neither a directory nor a file named config.json", path)
+			}
+			dir = filepath.Dir(path)
+		}
+	}
+	var sources auth.Sources
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	switch {
+	case err == nil:
+		kc, err := auth.ParseDockerConfigFile(data)
+		if err != nil {
+			return nil, fmt.Errorf("--docker-config: %s: %w", filepath.Join(dir, "config.json"), err)
+		}
+		sources = append(sources, auth.Source{Name: "docker-config", Keychain: kc})
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("--docker-config: %w", err)
 	}
 	// go-containerregistry's default keychain reads DOCKER_CONFIG; this process
 	// exists for one command, so setting it is the simplest faithful way.
-	if err := os.Setenv("DOCKER_CONFIG", path); err != nil {
+	if err := os.Setenv("DOCKER_CONFIG", dir); err != nil {
 		return nil, err
 	}
-	return authn.DefaultKeychain, nil
+	return append(sources, auth.Source{Name: "docker-config", Keychain: authn.DefaultKeychain}), nil
 }
 
 func (c *cli) execute(ctx context.Context, opts manifests.Options) ([]byte, error) {
@@ -248,9 +272,6 @@ func (c *cli) execute(ctx context.Context, opts manifests.Options) ([]byte, erro
 		var b bytes.Buffer
 		for _, e := range entries {
 			b.WriteString(e.String())
-			if e.Attestation {
-				b.WriteString(" attestation")
-			}
 			b.WriteByte('\n')
 		}
 		return b.Bytes(), nil

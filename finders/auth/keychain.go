@@ -71,6 +71,19 @@ func ParseDockerConfigJSON(data []byte) (*Keychain, error) {
 	return newKeychain(cfg.Auths)
 }
 
+// ParseDockerConfigFile parses a ~/.docker/config.json file. Unlike a pull Secret,
+// the file may have no "auths" at all, when it only names credential helpers; the
+// keychain is then empty.
+func ParseDockerConfigFile(data []byte) (*Keychain, error) {
+	var cfg struct {
+		Auths map[string]authEntry `json:"auths"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %s", jsonProblem(err))
+	}
+	return newKeychain(cfg.Auths)
+}
+
 // ParseDockerCfg parses the legacy ~/.dockercfg format of a kubernetes.io/dockercfg
 // Secret's .dockercfg key: a JSON object of registry to credentials.
 func ParseDockerCfg(data []byte) (*Keychain, error) {
@@ -226,7 +239,9 @@ func (s Static) Resolve(authn.Resource) (authn.Authenticator, error) {
 // Source is a named keychain. The name is what status.authSource reports,
 // such as "secret/pull" or "serviceAccount/builder".
 type Source struct {
-	Name     string
+	// Name is what status.authSource reports when this source is used.
+	Name string
+	// Keychain resolves the source's credentials for a repository.
 	Keychain authn.Keychain
 }
 

@@ -7,6 +7,13 @@ import (
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
+// CheckReference validates the registry, repository, tag and digest of o without
+// contacting the registry. Its error is an *Error with Reason InvalidReference.
+func CheckReference(o Options) error {
+	_, err := parseReference(o)
+	return err
+}
+
 // start validates o and runs the authentication handshake.
 func start(ctx context.Context, o Options) (*resolver, context.Context, context.CancelFunc, error) {
 	ref, err := parseReference(o)

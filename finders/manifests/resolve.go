@@ -37,10 +37,10 @@ type resolver struct {
 	opts             Options
 	authSource       string
 	retryAfterHeader string
-	ref        reference
-	want       platforms.Platform
-	guard      *guard
-	client     *http.Client
+	ref              reference
+	want             platforms.Platform
+	guard            *guard
+	client           *http.Client
 }
 
 // Resolve walks the manifest chain of the image named by o: the tag (or digest),

@@ -120,43 +120,72 @@ type Summary struct {
 
 // IndexEntry is one entry of an image index.
 type IndexEntry struct {
-	OS           string `json:"os,omitempty"`
+	// OS is the entry's operating system; "unknown" for attestations.
+	OS string `json:"os,omitempty"`
+	// Architecture is the entry's CPU architecture.
 	Architecture string `json:"architecture,omitempty"`
-	Variant      string `json:"variant,omitempty"`
-	OSVersion    string `json:"osVersion,omitempty"`
-	Digest       string `json:"digest"`
-	Size         int64  `json:"size,omitempty"`
-	MediaType    string `json:"mediaType,omitempty"`
+	// Variant is the entry's CPU variant.
+	Variant string `json:"variant,omitempty"`
+	// OSVersion is the entry's operating system version.
+	OSVersion string `json:"osVersion,omitempty"`
+	// Digest is the digest of the entry's manifest.
+	Digest string `json:"digest"`
+	// Size is the size of the entry's manifest in bytes.
+	Size int64 `json:"size,omitempty"`
+	// MediaType is the media type of the entry's manifest.
+	MediaType string `json:"mediaType,omitempty"`
 	// Attestation marks an attestation manifest, which is never selected.
 	Attestation bool `json:"attestation,omitempty"`
 }
 
 // BuildConfig summarises an image config blob.
 type BuildConfig struct {
-	Created      *time.Time        `json:"created,omitempty"`
-	Author       string            `json:"author,omitempty"`
-	OS           string            `json:"os,omitempty"`
-	Architecture string            `json:"architecture,omitempty"`
-	Variant      string            `json:"variant,omitempty"`
-	OSVersion    string            `json:"osVersion,omitempty"`
-	User         string            `json:"user,omitempty"`
-	Env          []string          `json:"env,omitempty"`
-	Entrypoint   []string          `json:"entrypoint,omitempty"`
-	Cmd          []string          `json:"cmd,omitempty"`
-	WorkingDir   string            `json:"workingDir,omitempty"`
-	ExposedPorts []string          `json:"exposedPorts,omitempty"`
-	Volumes      []string          `json:"volumes,omitempty"`
-	Labels       map[string]string `json:"labels,omitempty"`
-	StopSignal   string            `json:"stopSignal,omitempty"`
+	// Created is when the image was built.
+	Created *time.Time `json:"created,omitempty"`
+	// Author is the image's author.
+	Author string `json:"author,omitempty"`
+	// OS is the operating system the image was built for.
+	OS string `json:"os,omitempty"`
+	// Architecture is the CPU architecture the image was built for.
+	Architecture string `json:"architecture,omitempty"`
+	// Variant is the CPU variant the image was built for.
+	Variant string `json:"variant,omitempty"`
+	// OSVersion is the operating system version the image was built for.
+	OSVersion string `json:"osVersion,omitempty"`
+	// User is the user the container runs as.
+	User string `json:"user,omitempty"`
+	// Env is the container's environment as NAME=value lines.
+	Env []string `json:"env,omitempty"`
+	// Entrypoint is the container's entrypoint.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	// Cmd is the container's default arguments.
+	Cmd []string `json:"cmd,omitempty"`
+	// WorkingDir is the container's working directory.
+	WorkingDir string `json:"workingDir,omitempty"`
+	// ExposedPorts are the declared ports, such as "80/tcp", sorted.
+	ExposedPorts []string `json:"exposedPorts,omitempty"`
+	// Volumes are the declared volumes, sorted.
+	Volumes []string `json:"volumes,omitempty"`
+	// Labels are the image's labels.
+	Labels map[string]string `json:"labels,omitempty"`
+	// StopSignal is the signal that stops the container.
+	StopSignal string `json:"stopSignal,omitempty"`
 }
 
 // Layer is one layer, joined to its history entry.
 type Layer struct {
-	Digest    string     `json:"digest"`
-	DiffID    string     `json:"diffID,omitempty"`
-	MediaType string     `json:"mediaType,omitempty"`
-	Size      int64      `json:"size,omitempty"`
-	Created   *time.Time `json:"created,omitempty"`
-	CreatedBy string     `json:"createdBy,omitempty"`
-	Comment   string     `json:"comment,omitempty"`
+	// Digest is the digest of the compressed layer blob.
+	Digest string `json:"digest"`
+	// DiffID is the digest of the uncompressed layer, from the config's rootfs.
+	DiffID string `json:"diffID,omitempty"`
+	// MediaType is the layer's media type.
+	MediaType string `json:"mediaType,omitempty"`
+	// Size is the size of the compressed layer in bytes.
+	Size int64 `json:"size,omitempty"`
+	// Created is when the history entry says the layer was created.
+	Created *time.Time `json:"created,omitempty"`
+	// CreatedBy is the build instruction that created the layer.
+	CreatedBy string `json:"createdBy,omitempty"`
+	// Comment is the history entry's comment.
+	Comment string `json:"comment,omitempty"`
 }
