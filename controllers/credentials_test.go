@@ -94,6 +94,8 @@ func TestCredentials(t *testing.T) {
 	mtlsReg := refregistry.Start(t, refregistry.Options{Mode: refregistry.HtpasswdTLS, RequireClientCert: true, Users: map[string]string{"alice": alicePassword}})
 	mtlsReg.Push(t, "private/app", "1", idx)
 	clientCert, clientKey := mtlsReg.ClientCertPEM()
+	plainReg := refregistry.Start(t, refregistry.Options{Mode: refregistry.PlainHTTP})
+	plainReg.Push(t, "public/app", "1", idx)
 
 	// Logs of every reconcile, at the highest verbosity, for the secrecy check below:
 	// the reconcile's context logger, controller-runtime's and klog's global loggers,
@@ -109,7 +111,7 @@ func TestCredentials(t *testing.T) {
 	t.Cleanup(func() { ggcrlogs.Debug.SetOutput(io.Discard); ggcrlogs.Warn.SetOutput(io.Discard) })
 
 	h := &credHarness{t: t, c: env.Client, rec: &recorder{}, ns: newNamespace(t, env.Client)}
-	h.r = &ImageConfigReconciler{Client: env.Client, APIReader: env.Client, Recorder: h.rec, Finder: RegistryFinder}
+	h.r = &ImageConfigReconciler{Client: env.Client, APIReader: env.Client, Recorder: h.rec, Finder: RegistryFinder, AllowInsecureRegistries: true}
 	host := tokenReg.Host()
 	h.secret("ca", corev1.SecretTypeOpaque, map[string][]byte{"ca.crt": tokenReg.CAPEM()})
 	h.secret("mtls", corev1.SecretTypeTLS, map[string][]byte{"ca.crt": mtlsReg.CAPEM(), "tls.crt": clientCert, "tls.key": clientKey})
@@ -158,6 +160,8 @@ func TestCredentials(t *testing.T) {
 		{"private repository without credentials", spec("private/app", nil), "Unauthorized", "", []string{host, "private/app"}, 30 * time.Second},
 		{"TLS registry with no CA given", spec("public/app", func(s *imagesv1alpha1.ImageConfigSpec) { s.CertSecretRef = nil }), "Unavailable", "", []string{host, "certificate"}, 0},
 		{"TLS registry with a client certificate", imagesv1alpha1.ImageConfigSpec{Registry: mtlsReg.Host(), Repository: "private/app", Tag: "1", CertSecretRef: ref("mtls"), SecretRef: ref("pull-basic")}, "Resolved", "secret/pull-basic", nil, time.Hour},
+		{"plain-HTTP registry with insecure", imagesv1alpha1.ImageConfigSpec{Registry: plainReg.Host(), Repository: "public/app", Tag: "1", Insecure: true}, "Resolved", "anonymous", nil, time.Hour},
+		{"plain-HTTP registry without insecure", imagesv1alpha1.ImageConfigSpec{Registry: plainReg.Host(), Repository: "public/app", Tag: "1"}, "Unsupported", "", []string{plainReg.Host(), "plain HTTP", "insecure"}, time.Hour},
 		{"missing Secret", spec("private/app", func(s *imagesv1alpha1.ImageConfigSpec) { s.SecretRef = ref("nope") }), "SecretNotFound", "", []string{`Secret "nope"`, "spec.secretRef", h.ns}, 30 * time.Second},
 		{"missing cert Secret", spec("public/app", func(s *imagesv1alpha1.ImageConfigSpec) { s.CertSecretRef = ref("nope") }), "SecretNotFound", "", []string{`Secret "nope"`, "spec.certSecretRef"}, 30 * time.Second},
 		{"missing ServiceAccount", spec("private/app", func(s *imagesv1alpha1.ImageConfigSpec) { s.ServiceAccountName = "nobody" }), "ServiceAccountNotFound", "", []string{`ServiceAccount "nobody"`}, 30 * time.Second},

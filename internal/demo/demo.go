@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -163,11 +164,33 @@ type Registry struct {
 // Start serves a registry on addr (such as "127.0.0.1:5001", or "127.0.0.1:0" for
 // any free port) and pushes demo/hello:1.0 to it.
 func Start(ctx context.Context, addr string) (*Registry, error) {
+	return start(ctx, addr, "", "")
+}
+
+// StartBasicAuth is Start for a registry that requires HTTP basic authentication
+// with username and password, for every request.
+func StartBasicAuth(ctx context.Context, addr, username, password string) (*Registry, error) {
+	return start(ctx, addr, username, password)
+}
+
+func start(ctx context.Context, addr, username, password string) (*Registry, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	if username != "" {
+		inner := handler
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != username || p != password {
+				w.Header().Set("WWW-Authenticate", `Basic realm="demo"`)
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+				return
+			}
+			inner.ServeHTTP(w, r)
+		})
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	r := &Registry{Addr: ln.Addr().String(), server: srv}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -184,7 +207,11 @@ func Start(ctx context.Context, addr string) (*Registry, error) {
 		_ = r.Close()
 		return nil, err
 	}
-	if err := remote.WriteIndex(tag, idx, remote.WithContext(ctx)); err != nil {
+	auth := authn.Anonymous
+	if username != "" {
+		auth = &authn.Basic{Username: username, Password: password}
+	}
+	if err := remote.WriteIndex(tag, idx, remote.WithContext(ctx), remote.WithAuth(auth)); err != nil {
 		_ = r.Close()
 		return nil, fmt.Errorf("pushing the demo image: %w", err)
 	}

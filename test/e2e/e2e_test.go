@@ -112,6 +112,11 @@ subjects:
 		t.Fatal(err)
 	}
 	defer reg.Close()
+	private, err := demo.StartBasicAuth(ctx, "127.0.0.1:0", "e2e", e2ePassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer private.Close()
 
 	probe := freePort(t)
 	mgr := exec.Command(managerBin, "--allow-insecure-registries", "--health-probe-bind-address="+probe, "--metrics-bind-address=0", "--zap-log-level=debug")
@@ -181,7 +186,7 @@ metadata:
   namespace: %[1]s
 type: kubernetes.io/dockerconfigjson
 stringData:
-  .dockerconfigjson: '{"auths": {"%[2]s": {"username": "e2e", "password": "%[3]s"}}}'
+  .dockerconfigjson: '{"auths": {"%[4]s": {"username": "e2e", "password": "%[3]s"}}}'
 ---
 apiVersion: v1
 kind: ServiceAccount
@@ -197,13 +202,35 @@ metadata:
   name: with-credentials
   namespace: %[1]s
 spec:
-  registry: %[2]s
+  registry: %[4]s
   repository: demo/hello
   tag: "1.0"
   insecure: true
   secretRef:
     name: pull
+---
+apiVersion: images.imageconfig.dev/v1alpha1
+kind: ImageConfig
+metadata:
+  name: through-service-account
+  namespace: %[1]s
+spec:
+  registry: %[4]s
+  repository: demo/hello
+  tag: "1.0"
+  insecure: true
   serviceAccountName: puller
+---
+apiVersion: images.imageconfig.dev/v1alpha1
+kind: ImageConfig
+metadata:
+  name: without-credentials
+  namespace: %[1]s
+spec:
+  registry: %[4]s
+  repository: demo/hello
+  tag: "1.0"
+  insecure: true
 ---
 apiVersion: images.imageconfig.dev/v1alpha1
 kind: ImageConfig
@@ -215,14 +242,18 @@ spec:
   repository: demo/hello
   tag: "9.9"
   insecure: true
-`, ns, reg.Addr, e2ePassword), "apply", "-f", "-")
+`, ns, reg.Addr, e2ePassword, private.Addr), "apply", "-f", "-")
 
 	admin.must("", "wait", "-n", ns, "--for=condition=Ready", "imgcfg/hello", "--timeout=60s")
 	admin.must("", "wait", "-n", ns, "--for=condition=Stalled", "imgcfg/missing", "--timeout=60s")
 	// Reading the Secret and the ServiceAccount works with the role's get alone.
-	admin.must("", "wait", "-n", ns, "--for=condition=Ready", "imgcfg/with-credentials", "--timeout=60s")
-	if src := admin.must("", "get", "-n", ns, "imgcfg", "with-credentials", "-o", "jsonpath={.status.authSource}"); src != "secret/pull" {
-		t.Errorf("authSource = %q, want secret/pull", src)
+	admin.must("", "wait", "-n", ns, "--for=condition=Ready", "imgcfg/with-credentials", "imgcfg/through-service-account", "--timeout=60s")
+	if src := admin.must("", "get", "-n", ns, "imgcfg", "with-credentials", "through-service-account", "-o", "jsonpath={.items[*].status.authSource}"); src != "secret/pull serviceAccount/puller" {
+		t.Errorf("authSources = %q, want secret/pull serviceAccount/puller", src)
+	}
+	admin.must("", "wait", "-n", ns, "--for=condition=Stalled", "imgcfg/without-credentials", "--timeout=60s")
+	if reason := admin.must("", "get", "-n", ns, "imgcfg", "without-credentials", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}"); reason != "Unauthorized" {
+		t.Errorf("without credentials: reason %q, want Unauthorized", reason)
 	}
 
 	// What the status says is what the registry holds.

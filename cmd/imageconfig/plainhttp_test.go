@@ -1,0 +1,32 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+)
+
+// TestPlainHTTP uses the reference registry's plain-HTTP set-up: --insecure is
+// required, and without it nothing is sent over plain HTTP.
+func TestPlainHTTP(t *testing.T) {
+	reg := refregistry.Start(t, refregistry.Options{Mode: refregistry.PlainHTTP})
+	idx, _ := testregistry.MultiArch(t)
+	reg.Push(t, "public/app", "1", idx)
+	ref := reg.Host() + "/public/app:1"
+
+	if r := imageconfig(t, "digest", "--insecure", ref); r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Errorf("--insecure: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	reg.Log().Reset()
+	r := imageconfig(t, "digest", ref)
+	if r.code != 1 || !strings.Contains(r.stderr, "insecure") || !strings.Contains(r.stderr, reg.Host()) {
+		t.Errorf("without --insecure: exit %d, stderr %q; want 1 and a hint naming the registry", r.code, r.stderr)
+	}
+	for _, req := range reg.Log().Requests() {
+		if req.Path != "/v2/" {
+			t.Errorf("a request went out over plain HTTP without --insecure: %v", req)
+		}
+	}
+}
