@@ -158,34 +158,29 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 // (or for a change to the object) without hammering the registry.
 func (r *ImageConfigReconciler) failed(ctx context.Context, obj *imagesv1alpha1.ImageConfig, err error) (ctrl.Result, error) {
 	interval := obj.GetInterval()
-	reason := string(manifests.ReasonOf(err))
-	msg := err.Error()
-	var ferr *manifests.Error
-	errors.As(err, &ferr)
-	var cerr *credentialError
-	if errors.As(err, &cerr) {
-		reason = cerr.reason
-	} else if ferr == nil {
-		// Not a registry error: the API server failed us. Retry with backoff.
-		return ctrl.Result{}, err
-	}
 	key := client.ObjectKeyFromObject(obj)
-	if cerr == nil && ferr.Reason != manifests.Unauthorized {
-		r.credentialFailures.Delete(key)
-	}
-
+	var cerr *credentialError
+	var ferr *manifests.Error
 	switch {
-	case cerr != nil || ferr.Reason == manifests.Unauthorized:
+	case errors.As(err, &cerr):
 		// Secrets are not watched, so a fixed credential is only seen by trying again:
 		// soon, but never hammering the registry with wrong credentials.
-		markStalled(obj, reason, msg)
+		markStalled(obj, cerr.reason, cerr.msg)
+		return ctrl.Result{RequeueAfter: r.credentialDelay(key, interval)}, nil
+	case !errors.As(err, &ferr):
+		// Not a registry error: the API server failed us. Retry with backoff.
+		return ctrl.Result{}, err
+	case ferr.Reason == manifests.Unauthorized:
+		markStalled(obj, string(ferr.Reason), ferr.Error())
 		return ctrl.Result{RequeueAfter: r.credentialDelay(key, interval)}, nil
 	}
 
-	switch manifests.ReasonOf(err) {
+	r.credentialFailures.Delete(key)
+	reason, msg := string(ferr.Reason), ferr.Error()
+	switch ferr.Reason {
 	case manifests.RateLimited:
 		markRetrying(obj, reason, msg)
-		if ferr != nil && ferr.RetryAfter > 0 {
+		if ferr.RetryAfter > 0 {
 			return ctrl.Result{RequeueAfter: min(ferr.RetryAfter, interval)}, nil
 		}
 		return ctrl.Result{}, err
