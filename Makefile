@@ -62,7 +62,7 @@ test-e2e: build ## Run the manager as a process against envtest and drive it wit
 
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures (time, allocations, registry requests per resolution).
-	go test -run '^$$' -bench . -benchmem ./finders/... ./controllers/...
+	go test -run '^$$' -bench . -benchmem ./finders/...
 
 FUZZTIME ?= 20s
 FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms
