@@ -33,16 +33,22 @@ var retryStatusCodes = []int{
 // defaultBackoff is go-containerregistry's remote default: 3 tries, 1 s then 3 s apart.
 var defaultBackoff = transport.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}
 
+// isRetryable is go-containerregistry's remote default predicate: temporary
+// errors, which include the statuses in retryStatusCodes, and dropped connections.
 func isRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
+	var temp interface{ Temporary() bool }
+	if errors.As(err, &temp) && temp.Temporary() {
+		return true
+	}
 	var nerr net.Error
 	return errors.As(err, &nerr) && nerr.Timeout() ||
 		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, net.ErrClosed)
 }
 
