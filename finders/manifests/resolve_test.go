@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ func TestRequestEconomy(t *testing.T) {
 				t.Fatalf("Resolve: %v", err)
 			}
 			log := reg.Log()
-			if got := []int{log.Pings(), log.Tokens(), log.ManifestGETs(), log.BlobGETs(), log.ManifestHEADs()}; !equalInts(got, []int{1, 1, 2, 1, 0}) {
+			if got := []int{log.Pings(), log.Tokens(), log.ManifestGETs(), log.BlobGETs(), log.ManifestHEADs()}; !slices.Equal(got, []int{1, 1, 2, 1, 0}) {
 				t.Fatalf("first resolution: [pings tokens manifestGETs blobGETs HEADs] = %v, want [1 1 2 1 0]\n%s", got, log)
 			}
 			if res.Digest != indexDigest.String() {
@@ -104,7 +105,7 @@ func TestRequestEconomy(t *testing.T) {
 			if err != nil {
 				t.Fatalf("re-check: %v", err)
 			}
-			if got := []int{log.ManifestHEADs(), log.ManifestGETs(), log.BlobGETs()}; !equalInts(got, []int{1, 0, 0}) {
+			if got := []int{log.ManifestHEADs(), log.ManifestGETs(), log.BlobGETs()}; !slices.Equal(got, []int{1, 0, 0}) {
 				t.Fatalf("re-check: [HEADs manifestGETs blobGETs] = %v, want [1 0 0]\n%s", got, log)
 			}
 			if !again.Unchanged || again.Digest != res.Digest || again.ConfigDigest != res.ConfigDigest {
@@ -119,7 +120,7 @@ func TestRequestEconomy(t *testing.T) {
 			if err != nil {
 				t.Fatalf("re-check after move: %v", err)
 			}
-			if got := []int{log.ManifestHEADs(), log.ManifestGETs(), log.BlobGETs()}; !equalInts(got, []int{1, 1, 1}) {
+			if got := []int{log.ManifestHEADs(), log.ManifestGETs(), log.BlobGETs()}; !slices.Equal(got, []int{1, 1, 1}) {
 				t.Fatalf("moved: [HEADs manifestGETs blobGETs] = %v, want [1 1 1]\n%s", got, log)
 			}
 			if after.Unchanged || after.Digest != movedDigest.String() || after.ManifestDigest != movedDigest.String() {
@@ -267,33 +268,9 @@ func TestSummaryJoinsHistory(t *testing.T) {
 	c := res.Config
 	rc := testregistry.RichConfig()
 	if c.User != rc.User || c.WorkingDir != rc.WorkingDir || c.StopSignal != rc.StopSignal || c.Author != "me" ||
-		!equalStrings(c.Env, rc.Env) || !equalStrings(c.Cmd, rc.Cmd) || !equalStrings(c.Entrypoint, rc.Entrypoint) ||
+		!slices.Equal(c.Env, rc.Env) || !slices.Equal(c.Cmd, rc.Cmd) || !slices.Equal(c.Entrypoint, rc.Entrypoint) ||
 		len(c.Labels) != len(rc.Labels) || len(c.ExposedPorts) != len(rc.ExposedPorts) || len(c.Volumes) != len(rc.Volumes) {
 		got, _ := json.Marshal(c)
 		t.Errorf("config summary does not match the image's config: %s", got)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
