@@ -178,7 +178,8 @@ func (r *resolver) classify(err error, what string) error {
 	var operr *net.OpError
 	var dnserr *net.DNSError
 	if errors.As(err, &perr) && !errors.As(err, &operr) && !errors.As(err, &dnserr) {
-		return newError(Unavailable, err, "%s while fetching %s; set insecure to allow plain HTTP", perr.Error(), what)
+		// Retrying cannot help: the spec must say insecure.
+		return newError(Unsupported, err, "unsupported: %s while fetching %s; set insecure to allow plain HTTP", perr.Error(), what)
 	}
 	return newError(Unavailable, err, "cannot reach registry %s while fetching %s: %s", host, what, redactURLs(err.Error()))
 }
