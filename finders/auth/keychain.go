@@ -27,6 +27,9 @@ var dockerHubHosts = map[string]bool{
 	"registry.hub.docker.com": true,
 }
 
+// IsDockerHub reports whether host is one of the names of Docker Hub.
+func IsDockerHub(host string) bool { return dockerHubHosts[strings.ToLower(host)] }
+
 // entry is one credential of a docker config, for a host and an optional repository path.
 type entry struct {
 	key  string // as written, for messages
@@ -56,30 +59,28 @@ type authEntry struct {
 	Email         string `json:"email,omitempty"`
 }
 
-// ParseDockerConfigJSON parses the content of a ~/.docker/config.json file, or of a
-// kubernetes.io/dockerconfigjson Secret's .dockerconfigjson key: {"auths": {...}}.
+// ParseDockerConfigJSON parses the content of a kubernetes.io/dockerconfigjson
+// Secret's .dockerconfigjson key: {"auths": {...}}. The "auths" object is required.
 func ParseDockerConfigJSON(data []byte) (*Keychain, error) {
-	var cfg struct {
-		Auths map[string]authEntry `json:"auths"`
-	}
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return nil, fmt.Errorf("not valid JSON: %s", jsonProblem(err))
-	}
-	if cfg.Auths == nil {
-		return nil, fmt.Errorf(`no "auths" object`)
-	}
-	return newKeychain(cfg.Auths)
+	return parseConfigJSON(data, true)
 }
 
 // ParseDockerConfigFile parses a ~/.docker/config.json file. Unlike a pull Secret,
 // the file may have no "auths" at all, when it only names credential helpers; the
 // keychain is then empty.
 func ParseDockerConfigFile(data []byte) (*Keychain, error) {
+	return parseConfigJSON(data, false)
+}
+
+func parseConfigJSON(data []byte, requireAuths bool) (*Keychain, error) {
 	var cfg struct {
 		Auths map[string]authEntry `json:"auths"`
 	}
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return nil, fmt.Errorf("not valid JSON: %s", jsonProblem(err))
+	}
+	if requireAuths && cfg.Auths == nil {
+		return nil, fmt.Errorf(`no "auths" object`)
 	}
 	return newKeychain(cfg.Auths)
 }

@@ -116,17 +116,16 @@ func (r *resolver) connect(ctx context.Context) error {
 	if r.opts.Sessions != nil {
 		key = sessionKey(r.ref, r.opts, a, base)
 		if s := r.opts.Sessions.get(key); s != nil {
-			r.client, r.guard = s.client, s.guard
+			r.client = s.client
 			return nil
 		}
 	}
 
-	r.guard = &guard{inner: base, insecure: r.opts.Insecure}
 	backoff := defaultBackoff
 	if r.opts.RetryBackoff != nil {
 		backoff = *r.opts.RetryBackoff
 	}
-	var t http.RoundTripper = transport.NewRetry(r.guard,
+	var t http.RoundTripper = transport.NewRetry(&guard{inner: base, insecure: r.opts.Insecure},
 		transport.WithRetryBackoff(backoff),
 		transport.WithRetryPredicate(isRetryable),
 		transport.WithRetryStatusCodes(retryStatusCodes...))
@@ -139,7 +138,7 @@ func (r *resolver) connect(ctx context.Context) error {
 	}
 	r.client = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
 	if key != "" {
-		r.opts.Sessions.put(key, &session{client: r.client, guard: r.guard})
+		r.opts.Sessions.put(key, &session{client: r.client})
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func Digest(ctx context.Context, o Options) (digest, mediaType string, err error
 		return "", "", err
 	}
 	defer cancel()
-	if d, mt, ok, err := r.headDescriptor(ctx); err != nil {
+	if d, mt, ok, err := r.head(ctx); err != nil {
 		return "", "", err
 	} else if ok {
 		return d, mt, nil

@@ -7,15 +7,12 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imageconfig/imageconfig-operator/finders/auth"
 )
 
-// dockerHubHosts are the names users write for Docker Hub.
-var dockerHubHosts = map[string]bool{
-	"":                     true,
-	"docker.io":            true,
-	"index.docker.io":      true,
-	"registry-1.docker.io": true,
-}
+// isDockerHub reports whether a registry, as written, names Docker Hub; empty does.
+func isDockerHub(host string) bool { return host == "" || auth.IsDockerHub(host) }
 
 var (
 	tagPattern        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
@@ -57,7 +54,7 @@ func parseReference(o Options) (reference, error) {
 	if strings.ContainsAny(host, "/ ") {
 		return reference{}, newError(InvalidReference, nil, "registry %q must be a host with an optional :port", o.Registry)
 	}
-	hub := dockerHubHosts[host]
+	hub := isDockerHub(host)
 	canonicalHost := host
 	if hub {
 		// registry-1.docker.io is Docker Hub's API host; index.docker.io is its canonical name.
@@ -143,7 +140,7 @@ func ParseReference(s, defaultRegistry string) (Options, error) {
 	}
 	// go-containerregistry added "library/" only for index.docker.io; Options handle
 	// every Docker Hub name, so keep what was written.
-	if dockerHubHosts[o.Registry] && strings.HasPrefix(o.Repository, "library/") && !strings.Contains(s, "library/") {
+	if isDockerHub(o.Registry) && strings.HasPrefix(o.Repository, "library/") && !strings.Contains(s, "library/") {
 		o.Repository = strings.TrimPrefix(o.Repository, "library/")
 	}
 	return o, nil

@@ -39,7 +39,6 @@ type resolver struct {
 	retryAfterHeader string
 	ref              reference
 	want             platforms.Platform
-	guard            *guard
 	client           *http.Client
 }
 
@@ -60,7 +59,7 @@ func Resolve(ctx context.Context, o Options) (*Result, error) {
 
 func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 	if prev := r.reusable(r.opts.Previous); prev != nil {
-		digest, ok, err := r.head(ctx)
+		digest, _, ok, err := r.head(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -195,12 +194,7 @@ func (r *resolver) fetchTop(ctx context.Context) (*fetched, error) {
 // head asks for the tag's digest without downloading the manifest. Docker Hub does
 // not count HEAD requests against its pull limit. ok is false when the registry
 // does not support HEAD or sends no Docker-Content-Digest; the caller then GETs.
-func (r *resolver) head(ctx context.Context) (digest string, ok bool, err error) {
-	digest, _, ok, err = r.headDescriptor(ctx)
-	return digest, ok, err
-}
-
-func (r *resolver) headDescriptor(ctx context.Context) (digest, mediaType string, ok bool, err error) {
+func (r *resolver) head(ctx context.Context) (digest, mediaType string, ok bool, err error) {
 	req, err := r.newRequest(ctx, http.MethodHead, "manifests", r.ref.identifier())
 	if err != nil {
 		return "", "", false, err

@@ -31,7 +31,6 @@ type Sessions struct {
 
 type session struct {
 	client  *http.Client
-	guard   *guard
 	expires time.Time
 }
 
