@@ -67,6 +67,35 @@ const (
 	// InvalidSecretReason means a referenced Secret has the wrong type, lacks a key, or holds malformed data.
 	InvalidSecretReason string = "InvalidSecret"
 
+	// RegistryNotAllowedReason means the manager's --allowed-registries or --denied-networks refused the registry,
+	// a redirect target or a token realm; no request was sent there.
+	RegistryNotAllowedReason string = "RegistryNotAllowed"
+
 	// UnavailableReason means the registry could not be reached or answered with a server error.
 	UnavailableReason string = "Unavailable"
+)
+
+// Condition types and reasons of spec.export. The export never changes Ready:
+// the resolution itself succeeded.
+const (
+	// ExportedCondition is True when the ConfigMap named by spec.export.configMapName holds the resolved bytes.
+	ExportedCondition string = "Exported"
+
+	// ExportedReason means the ConfigMap is up to date.
+	ExportedReason string = "Exported"
+
+	// ExportTooLargeReason means the export is over a ConfigMap's 1 MiB limit, so it was not written.
+	ExportTooLargeReason string = "ExportTooLarge"
+
+	// ExportConflictReason means a ConfigMap of that name exists and is not owned by this ImageConfig.
+	ExportConflictReason string = "ExportConflict"
+)
+
+// Event reasons that are not condition reasons.
+const (
+	// DigestChangedEvent is emitted when the tag moved to another digest.
+	DigestChangedEvent string = "DigestChanged"
+
+	// RateLimitLowEvent is emitted once per window when under 10% of a registry's pull quota remains.
+	RateLimitLowEvent string = "RateLimitLow"
 )

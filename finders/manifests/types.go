@@ -73,6 +73,9 @@ type Options struct {
 	// tag still points to Previous.Digest, a single HEAD request confirms it and
 	// Previous is returned without any GET.
 	Previous *Result
+	// Observer is told about requests, rate limits and cache lookups, for metrics.
+	// Nil means nothing is observed.
+	Observer Observer
 }
 
 // Result is the outcome of a resolution.
