@@ -42,8 +42,8 @@ type RateLimitInfo struct {
 type nopObserver struct{}
 
 func (nopObserver) RegistryRequest(string, string, string, time.Duration) {}
-func (nopObserver) RateLimit(string, RateLimitInfo)                      {}
-func (nopObserver) CacheLookup(string, bool)                             {}
+func (nopObserver) RateLimit(string, RateLimitInfo)                       {}
+func (nopObserver) CacheLookup(string, bool)                              {}
 
 // observer returns o.Observer, or one that does nothing.
 func (o Options) observer() Observer {
