@@ -102,6 +102,18 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // named by the challenge's realm and service. Every later request of this
 // resolution reuses the resulting transport and token.
 func (r *resolver) connect(ctx context.Context) error {
+	a, base, key, err := r.identity(ctx)
+	if err != nil {
+		return err
+	}
+	return r.dial(ctx, a, base, key)
+}
+
+// identity resolves the credentials and the base transport of this resolution
+// and names them in a key: registry, repository, insecure, a hash of the
+// credentials and the transport. The key is empty when the credentials cannot
+// be hashed; nothing is then shared.
+func (r *resolver) identity(ctx context.Context) (authn.Authenticator, http.RoundTripper, string, error) {
 	base := r.opts.Transport
 	if base == nil {
 		base = sharedTransport
@@ -109,18 +121,46 @@ func (r *resolver) connect(ctx context.Context) error {
 	r.authSource = auth.Anonymous
 	a, err := r.authenticator(ctx)
 	if err != nil {
+		return nil, nil, "", err
+	}
+	return a, base, sessionKey(r.ref, r.opts, a, base), nil
+}
+
+// dial sets r.client: a cached session for key, or one from a new handshake.
+// Concurrent handshakes for one key are coalesced.
+func (r *resolver) dial(ctx context.Context, a authn.Authenticator, base http.RoundTripper, key string) error {
+	s := r.opts.Sessions
+	if s == nil || key == "" {
+		c, err := r.handshake(ctx, a, base)
+		r.client = c
 		return err
 	}
-
-	key := ""
-	if r.opts.Sessions != nil {
-		key = sessionKey(r.ref, r.opts, a, base)
-		if s := r.opts.Sessions.get(key); s != nil {
-			r.client = s.client
-			return nil
-		}
+	if e := s.get(key); e != nil {
+		r.opts.observer().CacheLookup("sessions", true)
+		r.client = e.client
+		return nil
 	}
+	r.opts.observer().CacheLookup("sessions", false)
+	v, err := s.flights.do(ctx, key, r.opts.Timeout, func(ctx context.Context) (any, error) {
+		if e := s.get(key); e != nil {
+			return e.client, nil
+		}
+		c, err := r.handshake(ctx, a, base)
+		if err != nil {
+			return nil, err
+		}
+		s.put(key, &session{client: c})
+		return c, nil
+	})
+	if err != nil {
+		return err
+	}
+	r.client = v.(*http.Client)
+	return nil
+}
 
+// handshake builds an authenticated client: the ping and, for a Bearer challenge, the token.
+func (r *resolver) handshake(ctx context.Context, a authn.Authenticator, base http.RoundTripper) (*http.Client, error) {
 	backoff := defaultBackoff
 	if r.opts.RetryBackoff != nil {
 		backoff = *r.opts.RetryBackoff
@@ -134,13 +174,9 @@ func (r *resolver) connect(ctx context.Context) error {
 	scopes := []string{r.ref.repo.Scope(transport.PullScope)}
 	rt, err := transport.NewWithContext(ctx, r.ref.repo.Registry, a, t, scopes)
 	if err != nil {
-		return r.classify(err, "/v2/ for the authentication handshake")
+		return nil, r.classify(err, "/v2/ for the authentication handshake")
 	}
-	r.client = &http.Client{Transport: rt, CheckRedirect: checkRedirect}
-	if key != "" {
-		r.opts.Sessions.put(key, &session{client: r.client})
-	}
-	return nil
+	return &http.Client{Transport: rt, CheckRedirect: checkRedirect}, nil
 }
 
 // sharedTransport is the base transport when Options.Transport is nil: one

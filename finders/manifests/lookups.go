@@ -16,6 +16,19 @@ func CheckReference(o Options) error {
 
 // start validates o and runs the authentication handshake.
 func start(ctx context.Context, o Options) (*resolver, context.Context, context.CancelFunc, error) {
+	r, ctx, cancel, err := prepare(ctx, o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := r.connect(ctx); err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return r, ctx, cancel, nil
+}
+
+// prepare validates o and bounds the resolution by its timeout, without any request.
+func prepare(ctx context.Context, o Options) (*resolver, context.Context, context.CancelFunc, error) {
 	ref, err := parseReference(o)
 	if err != nil {
 		return nil, nil, nil, err
@@ -31,12 +44,7 @@ func start(ctx context.Context, o Options) (*resolver, context.Context, context.
 		o.Timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	r := &resolver{opts: o, ref: ref, want: want}
-	if err := r.connect(ctx); err != nil {
-		cancel()
-		return nil, nil, nil, err
-	}
-	return r, ctx, cancel, nil
+	return &resolver{opts: o, ref: ref, want: want}, ctx, cancel, nil
 }
 
 // Digest returns the digest and media type of what the tag (or digest) points to,

@@ -74,6 +74,19 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.walk(ctx, top, r)
+}
+
+// fetcher GETs manifests and config blobs: the resolver itself, or the shared
+// layer's content cache in front of it.
+type fetcher interface {
+	fetchManifest(ctx context.Context, identifier string, expect *v1.Hash, declared int64) (*fetched, error)
+	fetchConfig(ctx context.Context, d v1.Descriptor) ([]byte, error)
+}
+
+// walk resolves the rest of the chain below top (the index or manifest the tag
+// points to): the platform's manifest and the config blob, fetched through src.
+func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result, error) {
 	res := &Result{Summary: Summary{
 		ImageRef:   r.ref.canonical,
 		Digest:     top.digest.String(),
@@ -90,7 +103,7 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 			return nil, r.platformNotFound(err)
 		}
 		d := top.index.Manifests[i]
-		manifest, err = r.fetchManifest(ctx, d.Digest.String(), &d.Digest, d.Size)
+		manifest, err = src.fetchManifest(ctx, d.Digest.String(), &d.Digest, d.Size)
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +115,11 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 	res.ManifestDigest = manifest.digest.String()
 	res.ConfigDigest = manifest.manifest.Config.Digest.String()
 
-	raw, cfg, err := r.config(ctx, manifest.manifest.Config)
+	raw, err := src.fetchConfig(ctx, manifest.manifest.Config)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := r.parseConfigBlob(raw, manifest.manifest.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +250,8 @@ type fetched struct {
 	mediaType types.MediaType
 	manifest  *v1.Manifest
 	index     *v1.IndexManifest
+	// raw is the body exactly as the registry served it.
+	raw []byte
 }
 
 // fetchManifest GETs a manifest by tag or digest. When expect is set, the body must
@@ -275,6 +294,7 @@ func (r *resolver) fetchManifest(ctx context.Context, identifier string, expect 
 	}
 	f.digest = got
 	f.size = int64(len(body))
+	f.raw = body
 	return f, nil
 }
 
@@ -338,11 +358,20 @@ func (r *resolver) config(ctx context.Context, d v1.Descriptor) ([]byte, *v1.Con
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := parseConfig(raw)
+	cfg, err := r.parseConfigBlob(raw, d)
 	if err != nil {
-		return nil, nil, newError(InvalidManifest, err, "config blob %s of %s is invalid: %v", d.Digest, r.ref.describe(), err)
+		return nil, nil, err
 	}
 	return raw, cfg, nil
+}
+
+// parseConfigBlob parses the config blob d.
+func (r *resolver) parseConfigBlob(raw []byte, d v1.Descriptor) (*v1.ConfigFile, error) {
+	cfg, err := parseConfig(raw)
+	if err != nil {
+		return nil, newError(InvalidManifest, err, "config blob %s of %s is invalid: %v", d.Digest, r.ref.describe(), err)
+	}
+	return cfg, nil
 }
 
 func (r *resolver) newRequest(ctx context.Context, method, kind, identifier string) (*http.Request, error) {

@@ -27,6 +27,8 @@ type Sessions struct {
 
 	mu      sync.Mutex
 	entries map[string]*session
+	// flights coalesces concurrent handshakes for one key.
+	flights group
 }
 
 type session struct {

@@ -76,6 +76,10 @@ type Options struct {
 	// Observer is told about requests, rate limits and cache lookups, for metrics.
 	// Nil means nothing is observed.
 	Observer Observer
+	// HeadWindow is used by Shared: for how long the registry's answer for the tag
+	// (its digest), got by any resolution with the same registry, repository,
+	// credentials and transport, is reused without asking again. Zero always asks.
+	HeadWindow time.Duration
 }
 
 // Result is the outcome of a resolution.
@@ -87,6 +91,10 @@ type Result struct {
 	RawConfig []byte `json:"-"`
 	// Unchanged is true when a HEAD request confirmed Options.Previous.
 	Unchanged bool `json:"-"`
+	// CheckedAt is when the registry answered for the tag: during this resolution,
+	// or earlier when Shared reused a recent answer within Options.HeadWindow.
+	// It is zero when the resolution did not record it.
+	CheckedAt time.Time `json:"-"`
 }
 
 // Summary is what was resolved, in the shape of the ImageConfig status:
