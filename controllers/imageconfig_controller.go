@@ -134,6 +134,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	opts.UserAgent = r.UserAgent
 	opts.Credentials = sources
 	opts.Sessions = r.Sessions
+	opts.HeadWindow = headWindow(obj)
 	opts.Transport = r.Transport
 	if transport != nil {
 		opts.Transport = transport
@@ -146,10 +147,12 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	}
 	r.credentialFailures.Delete(client.ObjectKeyFromObject(obj))
 
+	checked := checkedAt(res.CheckedAt, now)
+	obj.Status.LastCheckedTime = &metav1.Time{Time: checked}
 	applyResult(&obj.Status, res, now)
 	markReady(obj, readyMessage(res))
 	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
-	return ctrl.Result{RequeueAfter: interval}, nil
+	return ctrl.Result{RequeueAfter: recheckInterval(obj) - now.Sub(checked)}, nil
 }
 
 // failed maps a finder error to conditions and to how the object is retried:
@@ -230,7 +233,7 @@ func untilDue(obj *imagesv1alpha1.ImageConfig, now time.Time) time.Duration {
 		st.LastCheckedTime == nil:
 		return 0
 	}
-	if wait := st.LastCheckedTime.Add(obj.GetInterval()).Sub(now); wait > time.Second {
+	if wait := st.LastCheckedTime.Add(recheckInterval(obj)).Sub(now); wait > time.Second {
 		return wait
 	}
 	return 0
@@ -257,8 +260,10 @@ type transitionEvent struct {
 }
 
 // transitionEvents returns the events for what changed between base and obj: a
-// moved tag, Ready turning false, and Ready turning true. A retry that fails the
-// same way again emits nothing.
+// moved tag, Ready turning false, and Ready turning true again after it was
+// false. A first resolution emits nothing (at fleet scale an event per object
+// costs the API server as much as the status writes), and neither does a retry
+// that fails the same way again.
 func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 	var evs []transitionEvent
 	old, cur := base.Status, obj.Status
@@ -275,7 +280,7 @@ func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 	case now == nil:
 	case now.Status == metav1.ConditionFalse && (was == nil || was.Status != metav1.ConditionFalse || was.Reason != now.Reason):
 		evs = append(evs, transitionEvent{corev1.EventTypeWarning, now.Reason, now.Message})
-	case now.Status == metav1.ConditionTrue && (was == nil || was.Status != metav1.ConditionTrue):
+	case now.Status == metav1.ConditionTrue && was != nil && was.Status == metav1.ConditionFalse:
 		evs = append(evs, transitionEvent{corev1.EventTypeNormal, now.Reason, now.Message})
 	}
 	return evs

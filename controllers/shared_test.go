@@ -1,0 +1,172 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testenv"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+)
+
+// clock is a settable fake clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// reconcileAll reconciles every object at once and returns them as stored.
+func reconcileAll(t *testing.T, r *ImageConfigReconciler, objs []*imagesv1alpha1.ImageConfig) []*imagesv1alpha1.ImageConfig {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(objs))
+	for i, o := range objs {
+		wg.Go(func() {
+			_, errs[i] = r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+		})
+	}
+	wg.Wait()
+	out := make([]*imagesv1alpha1.ImageConfig, len(objs))
+	for i, o := range objs {
+		if errs[i] != nil {
+			t.Fatalf("Reconcile %s: %v", o.Name, errs[i])
+		}
+		out[i] = &imagesv1alpha1.ImageConfig{}
+		if err := r.Get(context.Background(), client.ObjectKeyFromObject(o), out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestShared runs the reconciler with the shared finder, one control plane for
+// its subtests.
+func TestShared(t *testing.T) {
+	env := testenv.Start(t)
+	t.Run("fleet on one tag", func(t *testing.T) { testSharedFleet(t, env) })
+	t.Run("credentials never leak", func(t *testing.T) { testSharedCredentials(t, env) })
+}
+
+// testSharedFleet: 20 ImageConfigs on one tag, reconciled at once through the
+// shared finder, cost one handshake and three GETs; each later interval costs
+// one HEAD for all of them, and one status write per object with only the check
+// time in it.
+func testSharedFleet(t *testing.T, env *testenv.Env) {
+	reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
+	idx, _ := testregistry.MultiArch(t)
+	index := reg.PushIndex(t, "demo/hello", "1.0", idx).String()
+	clk := &clock{now: time.Now().Truncate(time.Second)}
+	ns := newNamespace(t, env.Client)
+	r := &ImageConfigReconciler{Client: env.Client, Recorder: &recorder{}, AllowInsecureRegistries: true, Now: clk.Now,
+		Sessions: manifests.NewSessions(time.Hour, 100),
+		Finder:   manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20), Now: clk.Now})}
+	interval := 10 * time.Minute
+	var objs []*imagesv1alpha1.ImageConfig
+	for i := range 20 {
+		o := &imagesv1alpha1.ImageConfig{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%02d", i), Namespace: ns},
+			Spec: imagesv1alpha1.ImageConfigSpec{Registry: reg.Host(), Repository: "demo/hello", Tag: "1.0", Insecure: true,
+				Interval: &metav1.Duration{Duration: interval}},
+		}
+		if err := env.Client.Create(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, o)
+	}
+	log := reg.Log()
+	for _, o := range reconcileAll(t, r, objs) {
+		if c := ready(o); c == nil || c.Status != metav1.ConditionTrue || o.Status.Digest != index || o.Status.Config == nil {
+			t.Fatalf("%s: %s", o.Name, conditionSummary(o))
+		}
+	}
+	if got := []int{log.Pings(), log.Tokens(), log.ManifestGETs(), log.BlobGETs(), log.ManifestHEADs()}; !slices.Equal(got, []int{1, 1, 2, 1, 0}) {
+		t.Fatalf("first resolution of 20 objects: [pings tokens manifestGETs blobGETs HEADs] = %v, want [1 1 2 1 0]\n%s", got, log)
+	}
+
+	for round := range 3 {
+		log.Reset()
+		clk.add(interval + interval/10 + time.Second) // every object is due
+		before := reconcileAll(t, r, objs)
+		var rvs []string
+		for _, o := range before {
+			rvs = append(rvs, o.ResourceVersion)
+		}
+		after := reconcileAll(t, r, objs) // not due: no request, no write
+		if got := []int{log.Pings(), log.Tokens(), log.ManifestGETs(), log.BlobGETs(), log.ManifestHEADs()}; !slices.Equal(got, []int{0, 0, 0, 0, 1}) {
+			t.Fatalf("round %d: %v, want exactly one HEAD for 20 objects\n%s", round, got, log)
+		}
+		for i, o := range after {
+			if o.ResourceVersion != rvs[i] {
+				t.Errorf("round %d: %s was written again when it was not due", round, o.Name)
+			}
+			if !o.Status.LastCheckedTime.Equal(before[0].Status.LastCheckedTime) {
+				t.Errorf("round %d: %s lastCheckedTime %v, want the shared HEAD's %v", round, o.Name, o.Status.LastCheckedTime, before[0].Status.LastCheckedTime)
+			}
+		}
+	}
+}
+
+// testSharedCredentials: a private repository behind token auth, two
+// objects on the same tag, one with a valid Secret and one with none. The one
+// with none stays Unauthorized (Stalled), whatever the shared caches hold.
+func testSharedCredentials(t *testing.T, env *testenv.Env) {
+	reg := refregistry.Start(t, refregistry.Options{Mode: refregistry.TokenAuth, Users: map[string]string{"alice": alicePassword}})
+	idx, _ := testregistry.MultiArch(t)
+	reg.Push(t, "private/app", "1", idx)
+	clk := &clock{now: time.Now().Truncate(time.Second)}
+	ns := newNamespace(t, env.Client)
+	h := &credHarness{t: t, c: env.Client, rec: &recorder{}, ns: ns}
+	h.secret("pull", corev1.SecretTypeDockerConfigJson, map[string][]byte{".dockerconfigjson": dockerConfigJSON(reg.Host(), "alice", alicePassword)})
+	r := &ImageConfigReconciler{Client: env.Client, APIReader: env.Client, Recorder: h.rec, AllowInsecureRegistries: true, Now: clk.Now,
+		Sessions: manifests.NewSessions(time.Hour, 100),
+		Finder:   manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20), Now: clk.Now})}
+	mk := func(name string, secret bool) *imagesv1alpha1.ImageConfig {
+		o := &imagesv1alpha1.ImageConfig{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: imagesv1alpha1.ImageConfigSpec{Registry: reg.Host(), Repository: "private/app", Tag: "1", Insecure: true}}
+		if secret {
+			o.Spec.SecretRef = &imagesv1alpha1.LocalObjectReference{Name: "pull"}
+		}
+		if err := env.Client.Create(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	check := func(got []*imagesv1alpha1.ImageConfig) {
+		t.Helper()
+		if c := ready(got[0]); c == nil || c.Status != metav1.ConditionTrue {
+			t.Fatalf("with the Secret: %s", conditionSummary(got[0]))
+		}
+		c := ready(got[1])
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != string(manifests.Unauthorized) ||
+			!apimeta.IsStatusConditionTrue(got[1].Status.Conditions, imagesv1alpha1.StalledCondition) || got[1].Status.Digest != "" {
+			t.Fatalf("without credentials: %s digest=%q; want Unauthorized, Stalled, nothing resolved", conditionSummary(got[1]), got[1].Status.Digest)
+		}
+	}
+
+	// One after the other: the caches are warm when the one without credentials comes.
+	a, b := mk("with-secret", true), mk("without", false)
+	check([]*imagesv1alpha1.ImageConfig{reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{a})[0], reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{b})[0]})
+	// At once, and again later within the window.
+	check(reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{mk("with-secret-2", true), mk("without-2", false)}))
+	clk.add(time.Minute)
+	check(reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{a, b}))
+}
