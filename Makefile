@@ -64,6 +64,19 @@ test-e2e: build ## Run the manager as a process against envtest and drive it wit
 bench: ## Run the benchmarks and print their figures (time, allocations, registry requests per resolution).
 	go test -run '^$$' -bench . -benchmem ./finders/...
 
+# make bench-scale: N ImageConfigs over M distinct two-platform tags, re-checked every INTERVAL.
+N ?= 10000
+M ?= 1000
+INTERVAL ?= 2m
+# Extra manager flags, for example MANAGER_ARGS="--pprof-bind-address=127.0.0.1:6060"; SCALE_PPROF=bin/cpu.pprof saves a profile.
+MANAGER_ARGS ?=
+.PHONY: bench-scale
+bench-scale: build ## Fleet benchmark (not in make test): N objects over M tags, manager as a process; prints one summary line.
+	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" MANAGER_BIN="$${MANAGER_BIN:-$(CURDIR)/bin/manager}" MANAGER_ARGS="$(MANAGER_ARGS)" \
+	SCALE_N=$(N) SCALE_M=$(M) SCALE_INTERVAL=$(INTERVAL) \
+	go test -tags scale -count=1 -timeout 30m -run TestScale -v $(GO_TEST_FLAGS) ./test/scale/ | grep -E '^bench-scale|FAIL|scale_test.go'
+
 FUZZTIME ?= 20s
 FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms
 .PHONY: fuzz

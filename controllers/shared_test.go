@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -58,12 +59,13 @@ func reconcileAll(t *testing.T, r *ImageConfigReconciler, objs []*imagesv1alpha1
 	return out
 }
 
-// TestShared runs the reconciler with the shared finder, one control plane for
-// its subtests.
-func TestShared(t *testing.T) {
+// TestFleet covers what a fleet needs, on one control plane: the shared finder
+// behind the reconciler, and sharding across managers.
+func TestFleet(t *testing.T) {
 	env := testenv.Start(t)
-	t.Run("fleet on one tag", func(t *testing.T) { testSharedFleet(t, env) })
+	t.Run("shared finder on one tag", func(t *testing.T) { testSharedFleet(t, env) })
 	t.Run("credentials never leak", func(t *testing.T) { testSharedCredentials(t, env) })
+	t.Run("sharding", func(t *testing.T) { testSharding(t, env) })
 }
 
 // testSharedFleet: 20 ImageConfigs on one tag, reconciled at once through the
@@ -102,10 +104,30 @@ func testSharedFleet(t *testing.T, env *testenv.Env) {
 		t.Fatalf("first resolution of 20 objects: [pings tokens manifestGETs blobGETs HEADs] = %v, want [1 1 2 1 0]\n%s", got, log)
 	}
 
+	prev := reconcileAll(t, r, nil)
+	for _, o := range objs {
+		cur := &imagesv1alpha1.ImageConfig{}
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(o), cur); err != nil {
+			t.Fatal(err)
+		}
+		prev = append(prev, cur)
+	}
 	for round := range 3 {
 		log.Reset()
 		clk.add(interval + interval/10 + time.Second) // every object is due
 		before := reconcileAll(t, r, objs)
+		for i, o := range before {
+			// The unchanged re-check wrote the check time and nothing else.
+			was, now := prev[i].Status.DeepCopy(), o.Status.DeepCopy()
+			if o.ResourceVersion == prev[i].ResourceVersion || was.LastCheckedTime.Equal(now.LastCheckedTime) {
+				t.Fatalf("round %d: %s was not written", round, o.Name)
+			}
+			was.LastCheckedTime = now.LastCheckedTime
+			if !equality.Semantic.DeepEqual(was, now) {
+				t.Fatalf("round %d: an unchanged re-check changed more than lastCheckedTime in %s", round, o.Name)
+			}
+		}
+		prev = before
 		var rvs []string
 		for _, o := range before {
 			rvs = append(rvs, o.ResourceVersion)
@@ -122,6 +144,21 @@ func testSharedFleet(t *testing.T, env *testenv.Env) {
 				t.Errorf("round %d: %s lastCheckedTime %v, want the shared HEAD's %v", round, o.Name, o.Status.LastCheckedTime, before[0].Status.LastCheckedTime)
 			}
 		}
+	}
+
+	// A restart: empty caches; the status is the cache. One handshake and one HEAD for all.
+	restarted := &ImageConfigReconciler{Client: env.Client, Recorder: &recorder{}, AllowInsecureRegistries: true, Now: clk.Now,
+		Sessions: manifests.NewSessions(time.Hour, 100),
+		Finder:   manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20), Now: clk.Now})}
+	log.Reset()
+	clk.add(interval + interval/10 + time.Second)
+	for _, o := range reconcileAll(t, restarted, objs) {
+		if o.Status.Digest != index || ready(o).Status != metav1.ConditionTrue {
+			t.Fatalf("after the restart: %s", conditionSummary(o))
+		}
+	}
+	if got := []int{log.Pings(), log.Tokens(), log.ManifestGETs(), log.BlobGETs(), log.ManifestHEADs()}; !slices.Equal(got, []int{1, 1, 0, 0, 1}) {
+		t.Fatalf("after a restart: %v, want [1 1 0 0 1]: one handshake and one HEAD for 20 objects\n%s", got, log)
 	}
 }
 

@@ -1,0 +1,183 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/testenv"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+)
+
+func TestShardFlags(t *testing.T) {
+	const base = "imageconfig-operator.images.imageconfig.dev"
+	tests := []struct {
+		selector string
+		wantErr  string
+		wantID   string // "" means base plus a hash
+	}{
+		{selector: "", wantID: base},
+		{selector: ShardLabel + "=shard1"},
+		{selector: "!" + ShardLabel},
+		{selector: ShardLabel + " in (a,b", wantErr: "is not a label selector"},
+		{selector: "a=b=c", wantErr: "is not a label selector"},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		t.Run(tt.selector, func(t *testing.T) {
+			sel, err := ParseWatchSelector(tt.selector)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), "--watch-label-selector") || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one naming the flag and %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := LeaderElectionID(base, sel)
+			if tt.wantID != "" && id != tt.wantID {
+				t.Errorf("id = %q, want %q", id, tt.wantID)
+			}
+			if tt.wantID == "" && (!strings.HasPrefix(id, base+"-") || len(id) != len(base)+9) {
+				t.Errorf("id = %q, want %s-<8 hex digits>", id, base)
+			}
+			if other, dup := seen[id]; dup {
+				t.Errorf("selectors %q and %q share the leader-election ID %q", other, tt.selector, id)
+			}
+			seen[id] = tt.selector
+			opts := CacheOptions(sel)
+			if opts.DefaultTransform == nil {
+				t.Error("managedFields are not stripped")
+			}
+			if (len(opts.ByObject) == 1) != (sel != nil) {
+				t.Errorf("ByObject = %v for selector %q", opts.ByObject, tt.selector)
+			}
+		})
+	}
+}
+
+// testSharding: two managers on one control plane, one for the objects labelled
+// shard1 and the main one for the unlabelled. Each object is resolved by exactly
+// one of them, and a relabelled object moves over.
+func testSharding(t *testing.T, env *testenv.Env) {
+	reg := testregistry.New(t, testregistry.Options{})
+	idx, _ := testregistry.MultiArch(t)
+	for i := range 8 {
+		reg.PushIndex(t, "demo/hello", fmt.Sprintf("obj-%d", i), idx) // one tag per object: the finder sees who it resolves
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	type shard struct {
+		mu       sync.Mutex
+		resolved map[string]int // tag, which is the object's name -> resolutions
+	}
+	start := func(selector string) *shard {
+		sel, err := ParseWatchSelector(selector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+			Cache: CacheOptions(sel), Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &shard{resolved: map[string]int{}}
+		finder := FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
+			if o.Registry == reg.Host() { // not the other subtests' objects
+				s.mu.Lock()
+				s.resolved[o.Tag]++
+				s.mu.Unlock()
+			}
+			return manifests.Resolve(ctx, o)
+		})
+		r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: &recorder{}, AllowInsecureRegistries: true,
+			Finder: finder}
+		if err := r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 4}); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = mgr.Start(ctx) }()
+		return s
+	}
+	shard1 := start(ShardLabel + "=shard1")
+	main := start("!" + ShardLabel)
+	snapshot := func(s *shard) map[string]int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		out := map[string]int{}
+		for k, v := range s.resolved {
+			out[k] = v
+		}
+		return out
+	}
+
+	g := NewWithT(t)
+	ns := newNamespace(t, env.Client)
+	var want1, wantMain []string
+	for i := range 8 {
+		o := &imagesv1alpha1.ImageConfig{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("obj-%d", i), Namespace: ns},
+			Spec:       imagesv1alpha1.ImageConfigSpec{Registry: reg.Host(), Repository: "demo/hello", Tag: fmt.Sprintf("obj-%d", i), Insecure: true},
+		}
+		if i%2 == 0 {
+			o.Labels = map[string]string{ShardLabel: "shard1"}
+			want1 = append(want1, o.Name)
+		} else {
+			wantMain = append(wantMain, o.Name)
+		}
+		g.Expect(env.Client.Create(ctx, o)).To(Succeed())
+	}
+	allReady := func() bool {
+		list := &imagesv1alpha1.ImageConfigList{}
+		if err := env.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return false
+		}
+		for _, o := range list.Items {
+			if c := ready(&o); c == nil || c.Status != metav1.ConditionTrue {
+				return false
+			}
+		}
+		return len(list.Items) == 8
+	}
+	g.Eventually(allReady, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
+	time.Sleep(time.Second) // any stray resolution by the wrong shard would show now
+	names := func(m map[string]int) []string {
+		out := slices.Collect(maps.Keys(m))
+		slices.Sort(out)
+		return out
+	}
+	g.Expect(names(snapshot(shard1))).To(Equal(want1), "shard1 resolved")
+	g.Expect(names(snapshot(main))).To(Equal(wantMain), "main resolved")
+
+	// obj-0 leaves shard1 for the main instance; a requested re-check shows who serves it now.
+	moved := &imagesv1alpha1.ImageConfig{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "obj-0"}, moved)).To(Succeed())
+	delete(moved.Labels, ShardLabel)
+	moved.Annotations = map[string]string{imagesv1alpha1.ReconcileRequestAnnotation: "moved"}
+	before1 := snapshot(shard1)["obj-0"]
+	g.Expect(env.Client.Update(ctx, moved)).To(Succeed())
+	g.Eventually(func() int { return snapshot(main)["obj-0"] }, 30*time.Second, 100*time.Millisecond).Should(Equal(1))
+	g.Eventually(func() string {
+		o := &imagesv1alpha1.ImageConfig{}
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(moved), o)
+		return o.Status.LastHandledReconcileAt
+	}, 30*time.Second, 100*time.Millisecond).Should(Equal("moved"))
+	time.Sleep(time.Second)
+	g.Expect(snapshot(shard1)["obj-0"]).To(Equal(before1), "shard1 still resolves an object it no longer selects")
+}

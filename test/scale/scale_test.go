@@ -1,0 +1,419 @@
+//go:build scale
+
+// Package scale is the fleet benchmark behind `make bench-scale`: the manager
+// binary as its own process, a hermetic control plane, and the reference
+// registry in this process, counting every request.
+//
+// It creates N ImageConfigs over M distinct two-platform tags (object i names
+// tag i mod M) with the manager held back, starts the manager, and prints one
+// summary line: the time until every object is Ready, the registry requests of
+// that first resolution, the steady-state requests over two intervals, status
+// writes per object, the manager's peak RSS, the CPU seconds of the manager,
+// kube-apiserver and etcd, and what a `crane config` loop over the same objects
+// would cost on the same registry.
+//
+// Settings come from the environment: SCALE_N, SCALE_M, SCALE_INTERVAL (the
+// objects' spec.interval, default 2m), SCALE_STEADY (0 skips the steady-state
+// phase), MANAGER_BIN, MANAGER_ARGS (extra flags), SCALE_PPROF (a file to write a
+// 30 s CPU profile of the manager's first pass to; needs --pprof-bind-address).
+package scale
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/google/go-containerregistry/pkg/crane"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testenv"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+)
+
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q is not a count", name, v)
+	}
+	return n
+}
+
+// registryCounts are the requests the registry saw.
+type registryCounts struct{ gets, heads, pings, tokens, blobGets int }
+
+func (c registryCounts) total() int { return c.gets + c.blobGets + c.heads + c.pings + c.tokens }
+
+func count(reg *refregistry.Registry, tokensBefore int) registryCounts {
+	log := reg.Log()
+	return registryCounts{
+		gets:     log.Count("GET", "/v2/public/fleet/manifests/"),
+		blobGets: log.Count("GET", "/v2/public/fleet/blobs/"),
+		heads:    log.Count("HEAD", "/v2/public/fleet/manifests/"),
+		pings:    countExact(log, "GET", "/v2/"),
+		tokens:   len(reg.Tokens()) - tokensBefore,
+	}
+}
+
+func countExact(log *refregistry.RequestLog, method, path string) int {
+	n := 0
+	for _, q := range log.Requests() {
+		if q.Method == method && q.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// cpuSeconds reads utime+stime of pid from /proc.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// peakRSS reads VmHWM of pid, in MiB.
+func peakRSS(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+// childPID finds the child process of this one whose command is name.
+func childPID(name string) int {
+	entries, _ := os.ReadDir("/proc")
+	me := strconv.Itoa(os.Getpid())
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < 0 {
+			continue
+		}
+		f := strings.Fields(s[close+2:])
+		if s[open+1:close] == name && len(f) > 1 && f[1] == me {
+			return pid
+		}
+	}
+	return -1
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func uptime() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// watcher counts Ready objects and status writes (resourceVersion changes) from
+// an informer of its own.
+type watcher struct {
+	mu     sync.Mutex
+	ready  map[string]bool
+	writes atomic.Int64
+}
+
+func isReady(o *imagesv1alpha1.ImageConfig) bool {
+	return apimeta.IsStatusConditionTrue(o.Status.Conditions, imagesv1alpha1.ReadyCondition) && o.Status.ObservedGeneration == o.Generation
+}
+
+func (w *watcher) observe(obj any) {
+	o, ok := obj.(*imagesv1alpha1.ImageConfig)
+	if !ok {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ready[o.Name] = isReady(o)
+}
+
+func (w *watcher) readyCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, r := range w.ready {
+		if r {
+			n++
+		}
+	}
+	return n
+}
+
+func TestScale(t *testing.T) {
+	n, m := envInt(t, "SCALE_N", 10000), envInt(t, "SCALE_M", 1000)
+	steady := envInt(t, "SCALE_STEADY", 1) == 1
+	interval := 2 * time.Minute
+	if v := os.Getenv("SCALE_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("SCALE_INTERVAL=%q: %v", v, err)
+		}
+		interval = d
+	}
+	managerBin := os.Getenv("MANAGER_BIN")
+	if managerBin == "" {
+		t.Skip("MANAGER_BIN is not set; run `make bench-scale`")
+	}
+	loadBefore := uptime()
+	ctrllog.SetLogger(logr.Discard())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	env := testenv.Start(t)
+	apiserverPID, etcdPID := childPID("kube-apiserver"), childPID("etcd")
+	reg := refregistry.Start(t, refregistry.Options{Mode: refregistry.TokenAuth})
+
+	// M two-platform tags, each with its own configs; the layers are shared.
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range m {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var entries []testregistry.IndexEntry
+			for _, arch := range []string{"amd64", "arm64"} {
+				cfg := v1.Config{Env: []string{"PATH=/usr/bin:/bin", fmt.Sprintf("TAG=t%05d", i)}, Cmd: []string{"/app"}, Labels: map[string]string{"tag": fmt.Sprintf("t%05d", i)}}
+				entries = append(entries, testregistry.IndexEntry{Image: testregistry.Image(t, testregistry.ImageSpec{OS: "linux", Architecture: arch, Layers: []string{"base " + arch, "app " + arch}, Config: cfg})})
+			}
+			reg.Push(t, "public/fleet", fmt.Sprintf("t%05d", i), testregistry.Index(t, types.OCIImageIndex, entries...))
+		}()
+	}
+	wg.Wait()
+	t.Logf("pushed %d tags in %s", m, time.Since(start).Round(time.Millisecond))
+
+	// What `crane config` costs per object, on a sample of tags, each run as its own process would.
+	reg.Log().Reset()
+	tokens0 := len(reg.Tokens())
+	const sample = 10
+	for i := range sample {
+		if _, err := crane.Config(fmt.Sprintf("%s/public/fleet:t%05d", reg.Host(), i%m), crane.Insecure,
+			crane.WithPlatform(&v1.Platform{OS: "linux", Architecture: "amd64"}), crane.WithTransport(http.DefaultTransport.(*http.Transport).Clone())); err != nil {
+			t.Fatalf("crane config: %v", err)
+		}
+	}
+	craneRequests := float64(count(reg, tokens0).total()) / sample
+
+	ns := "fleet"
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 16 {
+				o := &imagesv1alpha1.ImageConfig{
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%05d", i), Namespace: ns},
+					Spec: imagesv1alpha1.ImageConfigSpec{Registry: reg.Host(), Repository: "public/fleet", Tag: fmt.Sprintf("t%05d", i%m),
+						Insecure: true, Interval: &metav1.Duration{Duration: interval}},
+				}
+				for {
+					err := env.Client.Create(ctx, o)
+					if err == nil {
+						break
+					}
+					if ctx.Err() != nil {
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("created %d ImageConfigs in %s", n, time.Since(start).Round(time.Millisecond))
+
+	w := &watcher{ready: map[string]bool{}}
+	inf, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme, DefaultTransform: cache.TransformStripManagedFields()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	informer, err := inf.GetInformer(ctx, &imagesv1alpha1.ImageConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: w.observe,
+		UpdateFunc: func(oldObj, newObj any) {
+			o, n := oldObj.(*imagesv1alpha1.ImageConfig), newObj.(*imagesv1alpha1.ImageConfig)
+			if o.ResourceVersion != n.ResourceVersion {
+				w.writes.Add(1)
+			}
+			w.observe(newObj)
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = inf.Start(ctx) }()
+	if !inf.WaitForCacheSync(ctx) {
+		t.Fatal("the benchmark's informer did not sync")
+	}
+
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	u, err := env.Environment.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := u.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	reg.Log().Reset()
+	tokens0 = len(reg.Tokens())
+	writes0 := w.writes.Load()
+	cpuAPI0, cpuEtcd0 := cpuSeconds(apiserverPID), cpuSeconds(etcdPID)
+	args := []string{"--allow-insecure-registries", "--health-probe-bind-address=" + freePort(t), "--metrics-bind-address=0"}
+	args = append(args, strings.Fields(os.Getenv("MANAGER_ARGS"))...)
+	mgr := exec.Command(managerBin, args...)
+	mgr.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	logFile, err := os.Create(filepath.Join(testenv.RepoRoot(), "bin", "bench-scale-manager.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	mgr.Stdout, mgr.Stderr = logFile, logFile
+	mgrStart := time.Now()
+	if err := mgr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := mgr.Process.Pid
+	defer func() {
+		_ = mgr.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = mgr.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = mgr.Process.Kill()
+		}
+	}()
+
+	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
+		go profile(t, args, prof)
+	}
+
+	deadline := time.Now().Add(10 * time.Minute)
+	for w.readyCount() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d Ready after 10 minutes", w.readyCount(), n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	readyAfter := time.Since(mgrStart)
+	first := count(reg, tokens0)
+	firstWrites := float64(w.writes.Load()-writes0) / float64(n)
+	cpuMgrFirst := cpuSeconds(pid)
+	cpuAPIFirst, cpuEtcdFirst := cpuSeconds(apiserverPID)-cpuAPI0, cpuSeconds(etcdPID)-cpuEtcd0
+
+	steadyPart := "steady=skipped"
+	if steady {
+		reg.Log().Reset()
+		tokens1, writes1 := len(reg.Tokens()), w.writes.Load()
+		time.Sleep(2 * interval)
+		s := count(reg, tokens1)
+		steadyPart = fmt.Sprintf("steady(2x%s): HEAD=%d GET=%d (%.2f HEADs/tag/interval) writes/object=%.2f",
+			interval, s.heads, s.gets+s.blobGets, float64(s.heads)/float64(2*m), float64(w.writes.Load()-writes1)/float64(n))
+		if w.readyCount() != n {
+			steadyPart += fmt.Sprintf(" NOT-READY=%d", n-w.readyCount())
+		}
+	}
+	ours := first.total()
+	fmt.Printf("bench-scale N=%d M=%d ready=%.1fs first: GET=%d (manifests %d, blobs %d) HEAD=%d ping=%d token=%d total=%d (%.2f/object) writes/object=%.2f | %s | manager peakRSS=%.0fMiB cpu(first pass): manager=%.1fs apiserver=%.1fs etcd=%.1fs | crane config loop: %.1f requests/object x %d = %.0f (%.1fx ours) | load before=%q after=%q\n",
+		n, m, readyAfter.Seconds(), first.gets+first.blobGets, first.gets, first.blobGets, first.heads, first.pings, first.tokens, ours, float64(ours)/float64(n), firstWrites,
+		steadyPart, peakRSS(pid), cpuMgrFirst, cpuAPIFirst, cpuEtcdFirst,
+		craneRequests, n, craneRequests*float64(n), craneRequests*float64(n)/float64(max(ours, 1)), loadBefore, uptime())
+}
+
+// profile writes a 30 s CPU profile of the manager's first pass, from its
+// --pprof-bind-address.
+func profile(t *testing.T, args []string, path string) {
+	addr := ""
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--pprof-bind-address="); ok {
+			addr = v
+		}
+	}
+	if addr == "" {
+		t.Log("SCALE_PPROF needs --pprof-bind-address=HOST:PORT in MANAGER_ARGS")
+		return
+	}
+	time.Sleep(2 * time.Second)
+	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=30")
+	if err != nil {
+		t.Logf("pprof: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Logf("pprof: %v", err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
+}
