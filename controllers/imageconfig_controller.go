@@ -52,6 +52,8 @@ type ImageConfigReconciler struct {
 	// Sessions keeps authenticated registry transports between reconciles, so that a
 	// re-check skips the authentication handshake; nil disables it.
 	Sessions *manifests.Sessions
+	// Metrics counts registry requests, resolutions and cache lookups; nil disables them.
+	Metrics *Metrics
 
 	limiter *intervalLimiter
 	// credentialFailures counts consecutive credential failures per object, for their backoff.
@@ -138,7 +140,10 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	if transport != nil {
 		opts.Transport = transport
 	}
+	opts.Observer = r.Metrics.observer()
+	started := time.Now()
 	res, err := r.finder().Resolve(ctx, opts)
+	r.Metrics.Resolution(res, err, time.Since(started))
 	obj.Status.LastCheckedTime = &metav1.Time{Time: now}
 	obj.Status.LastHandledReconcileAt = requestedAt
 	if err != nil {
