@@ -143,21 +143,21 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 	got, text := scrape(t, "http://"+addr+"/metrics")
 	h := reg.Host()
 	want := map[string]float64{
-		`imageconfig_registry_requests_total{code="error",host="` + h + `",method="GET"}`:   1, // the HTTPS probe of a plain-HTTP registry
-		`imageconfig_registry_requests_total{code="401",host="` + h + `",method="GET"}`:     1,
-		`imageconfig_registry_requests_total{code="200",host="` + h + `",method="GET"}`:     4,
-		`imageconfig_registry_requests_total{code="200",host="` + h + `",method="HEAD"}`:    1,
-		`imageconfig_registry_requests_total{code="404",host="` + h + `",method="GET"}`:     1,
+		`imageconfig_registry_requests_total{code="error",host="` + h + `",method="GET"}`:     1, // the HTTPS probe of a plain-HTTP registry
+		`imageconfig_registry_requests_total{code="401",host="` + h + `",method="GET"}`:       1,
+		`imageconfig_registry_requests_total{code="200",host="` + h + `",method="GET"}`:       4,
+		`imageconfig_registry_requests_total{code="200",host="` + h + `",method="HEAD"}`:      1,
+		`imageconfig_registry_requests_total{code="404",host="` + h + `",method="GET"}`:       1,
 		`imageconfig_registry_request_duration_seconds_count{host="` + h + `",method="GET"}`:  7,
 		`imageconfig_registry_request_duration_seconds_count{host="` + h + `",method="HEAD"}`: 1,
-		`imageconfig_resolutions_total{result="resolved"}`:                                      1,
-		`imageconfig_resolutions_total{result="unchanged"}`:                                     1,
-		`imageconfig_resolutions_total{result="NotFound"}`:                                      1,
-		`imageconfig_resolution_duration_seconds_count{}`:                                      3,
-		`imageconfig_cache_requests_total{cache="sessions",result="miss"}`:                      1,
-		`imageconfig_cache_requests_total{cache="sessions",result="hit"}`:                       2,
-		`imageconfig_registry_ratelimit_limit{host="` + h + `"}`:                               100,
-		`imageconfig_registry_ratelimit_remaining{host="` + h + `"}`:                           47, // two GETs, then the 404's GET; the HEAD is free
+		`imageconfig_resolutions_total{result="resolved"}`:                                    1,
+		`imageconfig_resolutions_total{result="unchanged"}`:                                   1,
+		`imageconfig_resolutions_total{result="NotFound"}`:                                    1,
+		`imageconfig_resolution_duration_seconds_count{}`:                                     3,
+		`imageconfig_cache_requests_total{cache="sessions",result="miss"}`:                    1,
+		`imageconfig_cache_requests_total{cache="sessions",result="hit"}`:                     2,
+		`imageconfig_registry_ratelimit_limit{host="` + h + `"}`:                              100,
+		`imageconfig_registry_ratelimit_remaining{host="` + h + `"}`:                          47, // two GETs, then the 404's GET; the HEAD is free
 	}
 	for k, v := range want {
 		if got[k] != v {
