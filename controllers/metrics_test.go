@@ -91,6 +91,7 @@ func freeAddr(t *testing.T) string {
 func TestObservability(t *testing.T) {
 	env := testenv.Start(t)
 	t.Run("metrics endpoint", func(t *testing.T) { testMetricsEndpoint(t, env) })
+	t.Run("rate limits", func(t *testing.T) { testRateLimits(t, env) })
 }
 
 // testMetricsEndpoint runs a manager with its metrics endpoint on loopback, drives
