@@ -92,6 +92,7 @@ func TestObservability(t *testing.T) {
 	env := testenv.Start(t)
 	t.Run("metrics endpoint", func(t *testing.T) { testMetricsEndpoint(t, env) })
 	t.Run("rate limits", func(t *testing.T) { testRateLimits(t, env) })
+	t.Run("kstatus", func(t *testing.T) { testKstatus(t, env) })
 }
 
 // testMetricsEndpoint runs a manager with its metrics endpoint on loopback, drives

@@ -93,6 +93,13 @@ func TestRateLimitedMessage(t *testing.T) {
 	}
 }
 
+// fastRetryFinder is the registry finder with go-containerregistry's retries of a
+// 429 or 5xx (three tries, 1 s and 3 s apart) made fast.
+var fastRetryFinder = FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
+	o.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Steps: 3}
+	return manifests.Resolve(ctx, o)
+})
+
 // testRateLimits drives the reconciler against a registry that sends Docker
 // Hub's quota headers: the status follows them, also from HEAD re-checks and from
 // a 429, and RateLimitLow is emitted once per window.
@@ -100,11 +107,7 @@ func testRateLimits(t *testing.T, env *testenv.Env) {
 	h := newHarness(t, env)
 	clock := time.Now()
 	h.r.Now = func() time.Time { return clock }
-	// go-containerregistry retries a 429 three times; keep that fast.
-	h.r.Finder = FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
-		o.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Steps: 3}
-		return manifests.Resolve(ctx, o)
-	})
+	h.r.Finder = fastRetryFinder
 	quota := testregistry.NewPullQuota(100, 50, 6*time.Hour, "192.0.2.7")
 	h.reg.SetFault(quota.Fault())
 	lowEvents := func(obj *imagesv1alpha1.ImageConfig) []recordedEvent {

@@ -162,7 +162,13 @@ type PlatformSpec struct {
 
 // ImageConfigStatus is what the controller resolved for the spec.
 type ImageConfigStatus struct {
-	// observedGeneration is the generation of the spec that was last resolved successfully.
+	// observedGeneration is the generation of the spec the controller last acted on,
+	// successfully or not, as in Flux: with Stalled=True it means the current spec
+	// failed for good; with Reconciling=True, that it is being retried. The digests
+	// and config below belong to the last successful resolution, which is this
+	// generation's only while Ready is True (the Ready condition's own
+	// observedGeneration says which generation its verdict is about).
+	// +kubebuilder:default=0
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -453,7 +459,10 @@ type ImageConfig struct {
 	// +required
 	Spec ImageConfigSpec `json:"spec"`
 
-	// status is what the controller resolved.
+	// status is what the controller resolved. It defaults to observedGeneration 0,
+	// so that kstatus reads a new object as InProgress, not Current, until the
+	// controller has acted on it.
+	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
 	Status ImageConfigStatus `json:"status,omitempty"`
 }
