@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,10 @@ func testRateLimits(t *testing.T, env *testenv.Env) {
 	if c == nil || c.Reason != "RateLimited" || !strings.Contains(c.Message, "quota: 0 of 100 pulls left per 6h0m0s, counted against 192.0.2.7; no Retry-After, expect relief by "+obs) {
 		t.Errorf("Ready = %+v, want RateLimited saying relief by %s", c, obs)
 	}
+	rl, _ := json.Marshal(got.Status.RateLimit)
+	t.Logf("status.rateLimit: %s", rl)
+	t.Logf("Ready: %s", c.Message)
+	t.Logf("RateLimitLow: %s", lowEvents(obj)[0].note)
 	if got.Status.Digest == "" || got.Status.Platform != "linux/arm/v7" {
 		t.Errorf("the 429 blanked what was resolved: digest %q, platform %q", got.Status.Digest, got.Status.Platform)
 	}
