@@ -34,7 +34,7 @@ func quotaLow(limit, remaining int64) bool {
 }
 
 // applyRateLimit records the quota a resolution reported; without one the status
-// keeps the last. When under 10% remains and no RateLimitLow warning was emitted
+// keeps the last. observedAt moves only when the quota's values do. When under 10% remains and no RateLimitLow warning was emitted
 // within the last window, it stamps lowWarningTime with now: rateLimitEvents emits
 // the warning from that change, so it is emitted once per window, across restarts.
 func applyRateLimit(st *imagesv1alpha1.ImageConfigStatus, info *manifests.RateLimitInfo, now time.Time) {
@@ -51,6 +51,11 @@ func applyRateLimit(st *imagesv1alpha1.ImageConfigStatus, info *manifests.RateLi
 	}
 	if prev != nil && prev.Host == rl.Host {
 		rl.LowWarningTime = prev.LowWarningTime
+		// An answer that repeats the quota does not move observedAt, so that it
+		// costs no status write of its own.
+		if prev.Limit == rl.Limit && prev.Remaining == rl.Remaining && prev.Source == rl.Source && windowOf(prev) == info.Window {
+			rl.ObservedAt = prev.ObservedAt
+		}
 	}
 	if quotaLow(rl.Limit, rl.Remaining) {
 		every := lowQuotaWarningInterval
@@ -62,6 +67,14 @@ func applyRateLimit(st *imagesv1alpha1.ImageConfigStatus, info *manifests.RateLi
 		}
 	}
 	st.RateLimit = rl
+}
+
+// windowOf returns the quota's window, or zero when the registry gave none.
+func windowOf(rl *imagesv1alpha1.RateLimitStatus) time.Duration {
+	if rl.Window == nil {
+		return 0
+	}
+	return rl.Window.Duration
 }
 
 // rateLimitEvents returns the RateLimitLow warning when applyRateLimit stamped a

@@ -23,7 +23,7 @@ func TestApplyRateLimit(t *testing.T) {
 		return &manifests.RateLimitInfo{Host: host, Limit: limit, Remaining: remaining, Window: window, Source: "192.0.2.7", ObservedAt: t0}
 	}
 	prev := func(host string, remaining int64, warned *metav1.Time) *imagesv1alpha1.RateLimitStatus {
-		return &imagesv1alpha1.RateLimitStatus{Host: host, Limit: 100, Remaining: remaining, Window: &metav1.Duration{Duration: 6 * time.Hour},
+		return &imagesv1alpha1.RateLimitStatus{Host: host, Limit: 100, Remaining: remaining, Window: &metav1.Duration{Duration: 6 * time.Hour}, Source: "192.0.2.7",
 			ObservedAt: metav1.Time{Time: t0.Add(-time.Hour)}, LowWarningTime: warned}
 	}
 	tests := []struct {
@@ -45,6 +45,7 @@ func TestApplyRateLimit(t *testing.T) {
 		{"another host starts afresh", prev("h", 9, at(-time.Hour)), info("other", 100, 5, 6*time.Hour), 0, 5, at(0), true},
 		{"no window: at most hourly", prev("h", 9, at(-30*time.Minute)), info("h", 100, 5, 0), 0, 5, at(-30 * time.Minute), false},
 		{"no limit is never low", nil, info("h", 0, 0, time.Hour), 0, 0, nil, false},
+		{"the same quota again keeps observedAt", prev("h", 40, nil), info("h", 100, 40, 6*time.Hour), 0, 40, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +63,11 @@ func TestApplyRateLimit(t *testing.T) {
 			if (len(evs) == 1) != tt.wantEvent || len(evs) > 1 {
 				t.Errorf("events = %+v, want an event: %v", evs, tt.wantEvent)
 			}
-			if tt.info != nil && (rl.Host != tt.info.Host || rl.Limit != tt.info.Limit || rl.Source != "192.0.2.7" || !rl.ObservedAt.Time.Equal(t0) ||
+			wantObserved := t0
+			if tt.prev != nil && tt.info != nil && tt.prev.Remaining == tt.info.Remaining && tt.prev.Host == tt.info.Host {
+				wantObserved = tt.prev.ObservedAt.Time
+			}
+			if tt.info != nil && (rl.Host != tt.info.Host || rl.Limit != tt.info.Limit || rl.Source != "192.0.2.7" || !rl.ObservedAt.Time.Equal(wantObserved) ||
 				(tt.info.Window > 0) != (rl.Window != nil)) {
 				t.Errorf("rateLimit = %+v, not what the registry said: %+v", rl, tt.info)
 			}

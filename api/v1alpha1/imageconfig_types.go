@@ -292,7 +292,8 @@ type RateLimitStatus struct {
 	// +optional
 	Source string `json:"source,omitempty"`
 
-	// observedAt is when the headers were read.
+	// observedAt is when the headers were read. Answers that repeat the same
+	// values do not move it, so that they cost no status write.
 	// +required
 	ObservedAt metav1.Time `json:"observedAt"`
 
