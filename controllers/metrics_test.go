@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -104,7 +105,10 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 	g := NewWithT(t)
 
 	addr := freeAddr(t)
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: addr}})
+	// TestManager registers a controller of the same name in this process.
+	skip := true
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: addr},
+		Controller: config.Controller{SkipNameValidation: &skip}})
 	g.Expect(err).NotTo(HaveOccurred())
 	m, err := NewMetrics(metrics.Registry)
 	g.Expect(err).NotTo(HaveOccurred())
