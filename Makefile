@@ -151,7 +151,7 @@ helm-template: helm ## Render the Helm chart into bin/chart.yaml (defaults) and 
 define installer-overlay
 @rm -rf bin/installer && mkdir -p bin/installer
 @printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../config/default\n' > bin/installer/kustomization.yaml
-@cd bin/installer && "$(KUSTOMIZE)" edit set image controller="$(IMG)"
+@cd bin/installer && "$(KUSTOMIZE)" edit set image imageconfig-operator="$(IMG)"
 endef
 
 ##@ Dependencies
