@@ -194,6 +194,16 @@ func TestInstallManifests(t *testing.T) {
 		checkInstall(t, k, "install.yaml", "imageconfig-system", objs)
 	})
 
+	t.Run("make deploy", func(t *testing.T) {
+		// Applies the same manifests as install.yaml above, with another image.
+		const img = "registry.example.com/imageconfig-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		runMake(t, nil, "deploy", "IMG="+img, "KUBECTL=kubectl --kubeconfig="+k.kubeconfig)
+		got := k.must("", "get", "-n", "imageconfig-system", "deployment", "imageconfig-controller-manager", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+		if got != img {
+			t.Errorf("after make deploy the manager runs %q, want %q", got, img)
+		}
+	})
+
 	helm := func(t *testing.T, ns string, set ...string) []*unstructured.Unstructured {
 		t.Helper()
 		args := []string{"template", "imageconfig-operator", filepath.Join(testenv.RepoRoot(), "dist", "chart"), "--namespace", ns}
