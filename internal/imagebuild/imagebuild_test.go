@@ -13,6 +13,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -302,5 +304,44 @@ func TestDockerfileMatches(t *testing.T) {
 	}
 	if want := `["` + BinaryPath + `"]`; entrypoint != want {
 		t.Errorf("the Dockerfile's ENTRYPOINT is %s, make image's %s", entrypoint, want)
+	}
+}
+
+// TestImageOnBase builds on a given base image, as make image IMAGE_BASE=… does:
+// the base's layers and environment stay, the built-in base layer is left out,
+// and the manifest names the base.
+func TestImageOnBase(t *testing.T) {
+	base, err := random.Image(64, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bcf, _ := base.ConfigFile()
+	bcf = bcf.DeepCopy()
+	bcf.Config.Env = []string{"PATH=/usr/bin", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"}
+	bcf.Config.Cmd = []string{"/bin/sh"}
+	if base, err = mutate.ConfigFile(base, bcf); err != nil {
+		t.Fatal(err)
+	}
+	p := testPlatforms()[1]
+	p.Base, p.BaseName = base, "gcr.io/distroless/static:nonroot"
+	img, err := Image(p, nil, testMeta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	if len(layers) != 3 {
+		t.Fatalf("%d layers, want the base's 2 and the manager", len(layers))
+	}
+	if bin := layerEntries(t, layers[2]); len(bin) != 1 || bin[0].hdr.Name != "manager" {
+		t.Errorf("the top layer is %+v, want the manager", bin)
+	}
+	cf, _ := img.ConfigFile()
+	if !slices.Equal(cf.Config.Env, bcf.Config.Env) || len(cf.Config.Cmd) != 0 || cf.Config.User != User || cf.Architecture != "arm64" {
+		t.Errorf("config env %q cmd %q user %q arch %s", cf.Config.Env, cf.Config.Cmd, cf.Config.User, cf.Architecture)
+	}
+	m, _ := img.Manifest()
+	bd, _ := base.Digest()
+	if m.Annotations[LabelBaseName] != p.BaseName || m.Annotations[LabelBaseDigest] != bd.String() {
+		t.Errorf("manifest annotations %v, want the base's name and digest %s", m.Annotations, bd)
 	}
 }
