@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
@@ -40,6 +41,8 @@ func runMake(t *testing.T, env []string, args ...string) string {
 // OCI labels must come back. Building again into an OCI layout must give the
 // same digest.
 func checkDogfoodImage(t *testing.T, admin kubectl, ns string) {
+	start := time.Now()
+	defer func() { t.Logf("The dogfood image check took %s", time.Since(start).Round(time.Second)) }()
 	reg := testregistry.New(t, testregistry.Options{})
 	ref := reg.Host() + "/imageconfig-operator:e2e"
 	pushed := runMake(t, nil, "image", "IMG="+ref)
