@@ -165,7 +165,8 @@ func (r *resolver) handshake(ctx context.Context, a authn.Authenticator, base ht
 	if r.opts.RetryBackoff != nil {
 		backoff = *r.opts.RetryBackoff
 	}
-	var t http.RoundTripper = transport.NewRetry(&guard{inner: base, insecure: r.opts.Insecure},
+	// instrumented sits under the retries, so that each try is observed.
+	var t http.RoundTripper = transport.NewRetry(&guard{inner: &instrumented{inner: base, now: time.Now}, insecure: r.opts.Insecure},
 		transport.WithRetryBackoff(backoff),
 		transport.WithRetryPredicate(isRetryable),
 		transport.WithRetryStatusCodes(retryStatusCodes...))

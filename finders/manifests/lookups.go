@@ -22,6 +22,7 @@ func start(ctx context.Context, o Options) (*resolver, context.Context, context.
 	}
 	if err := r.connect(ctx); err != nil {
 		cancel()
+		_, err = r.finish(nil, err)
 		return nil, nil, nil, err
 	}
 	return r, ctx, cancel, nil
@@ -44,7 +45,8 @@ func prepare(ctx context.Context, o Options) (*resolver, context.Context, contex
 		o.Timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	return &resolver{opts: o, ref: ref, want: want}, ctx, cancel, nil
+	ctx, obs := withObservation(ctx, o.observer())
+	return &resolver{opts: o, ref: ref, want: want, obs: obs}, ctx, cancel, nil
 }
 
 // Digest returns the digest and media type of what the tag (or digest) points to,

@@ -89,17 +89,19 @@ func (s *Shared) Resolve(ctx context.Context, o Options) (*Result, error) {
 	defer cancel()
 	a, base, key, err := r.identity(ctx)
 	if err != nil {
-		return nil, err
+		return r.finish(nil, err)
 	}
 	if key == "" {
 		// Credentials that cannot be hashed cannot be told apart: share nothing.
 		if err := r.dial(ctx, a, base, key); err != nil {
-			return nil, err
+			return r.finish(nil, err)
 		}
-		return r.resolve(ctx)
+		return r.finish(r.resolve(ctx))
 	}
 	c := &sharedCall{s: s, r: r, a: a, base: base, key: key}
-	return c.resolve(ctx)
+	// The rate-limit headers are those of this caller's own requests; a caller
+	// answered by another's flight or by the caches reports none.
+	return r.finish(c.resolve(ctx))
 }
 
 // sharedCall is one caller's resolution through Shared.

@@ -95,6 +95,9 @@ type Result struct {
 	// or earlier when Shared reused a recent answer within Options.HeadWindow.
 	// It is zero when the resolution did not record it.
 	CheckedAt time.Time `json:"-"`
+	// RateLimit is the last pull quota a registry reported during this resolution,
+	// or nil when no response carried rate-limit headers.
+	RateLimit *RateLimitInfo `json:"-"`
 }
 
 // Summary is what was resolved, in the shape of the ImageConfig status:
