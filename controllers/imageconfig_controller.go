@@ -26,6 +26,7 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
 // ImageConfigReconciler resolves ImageConfigs through their registries.
@@ -47,6 +48,9 @@ type ImageConfigReconciler struct {
 	UserAgent string
 	// Transport is the base HTTP transport for registries; nil means the default.
 	Transport http.RoundTripper
+	// Network says where registry requests may go (--allowed-registries,
+	// --denied-networks); a refusal is RegistryNotAllowed. Nil allows everything.
+	Network *netpolicy.Policy
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 	// Sessions keeps authenticated registry transports between reconciles, so that a
@@ -134,6 +138,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	opts.UserAgent = r.UserAgent
 	opts.Credentials = sources
 	opts.Sessions = r.Sessions
+	opts.Network = r.Network
 	opts.Transport = r.Transport
 	if transport != nil {
 		opts.Transport = transport

@@ -18,6 +18,7 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/controllers"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
 var scheme = runtime.NewScheme()
@@ -33,6 +34,11 @@ func main() {
 		leaderElect, insecure   bool
 		maxConcurrent, apiBurst int
 		apiQPS                  float64
+		allowedRegistries       string
+		deniedNetworks          string
+		leaseDuration           time.Duration
+		renewDeadline           time.Duration
+		retryPeriod             time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, such as :8080. \"0\" disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the healthz and readyz endpoints bind to.")
@@ -41,12 +47,23 @@ func main() {
 	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&apiBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
 	flag.BoolVar(&insecure, "allow-insecure-registries", false, "Honour spec.insecure: allow plain HTTP to registries whose ImageConfigs ask for it.")
+	flag.StringVar(&allowedRegistries, "allowed-registries", "", "Comma-separated registry host globs, such as *.docker.io,ghcr.io,registry.internal:5000, that registries, redirects and token realms must match. Empty allows any host.")
+	flag.StringVar(&deniedNetworks, "denied-networks", netpolicy.DefaultDeniedNetworks, "Comma-separated CIDRs never connected to, checked when dialling, after DNS. --denied-networks=\"\" allows every network.")
+	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a non-leader waits before it may take over a lease that was not renewed.")
+	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps retrying to renew its lease before it gives up leadership.")
+	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often leader-election clients retry to acquire or renew the lease.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+
+	network, err := netpolicy.Parse(allowedRegistries, deniedNetworks)
+	if err != nil {
+		log.Error(err, "Invalid network policy")
+		os.Exit(2)
+	}
 
 	cfg := ctrl.GetConfigOrDie()
 	cfg.QPS = float32(apiQPS)
@@ -59,6 +76,9 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "imageconfig-operator.images.imageconfig.dev",
+		LeaseDuration:          &leaseDuration,
+		RenewDeadline:          &renewDeadline,
+		RetryPeriod:            &retryPeriod,
 	})
 	if err != nil {
 		log.Error(err, "Unable to create the manager")
@@ -70,6 +90,7 @@ func main() {
 		APIReader:               mgr.GetAPIReader(),
 		AllowInsecureRegistries: insecure,
 		UserAgent:               "imageconfig-operator",
+		Network:                 network,
 		// Re-checks within half an hour skip the authentication handshake; after that
 		// the token has usually expired, and a refresh costs what a handshake does.
 		Sessions: manifests.NewSessions(30*time.Minute, 1000),
@@ -87,7 +108,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	log.Info("Starting the manager", "allowInsecureRegistries", insecure, "maxConcurrentReconciles", maxConcurrent)
+	log.Info("Starting the manager", "allowInsecureRegistries", insecure, "maxConcurrentReconciles", maxConcurrent, "network", network.String())
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "Manager exited")
 		os.Exit(1)

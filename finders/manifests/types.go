@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
@@ -73,6 +74,11 @@ type Options struct {
 	// tag still points to Previous.Digest, a single HEAD request confirms it and
 	// Previous is returned without any GET.
 	Previous *Result
+	// Network, when set, says where requests may go: the registry, redirect targets
+	// and token realms must match its host list, and no connection is dialled to
+	// its denied networks. Nil allows everything. It is the manager's
+	// --allowed-registries and --denied-networks.
+	Network *netpolicy.Policy
 	// Observer is told about requests, rate limits and cache lookups, for metrics.
 	// Nil means nothing is observed.
 	Observer Observer
