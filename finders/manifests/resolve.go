@@ -433,8 +433,11 @@ func parseManifest(body []byte, contentType string) (*fetched, error) {
 		return nil, newError(InvalidManifest, err, "not valid JSON: %v", err)
 	}
 	mt := types.MediaType(p.MediaType)
+	ct, _, _ := mime.ParseMediaType(contentType)
+	if err := contentTypeAgrees(types.MediaType(ct), mt, p.SchemaVersion); err != nil {
+		return nil, err
+	}
 	if mt == "" {
-		ct, _, _ := mime.ParseMediaType(contentType)
 		mt = types.MediaType(ct)
 	}
 	switch {
@@ -476,4 +479,19 @@ func parseManifest(body []byte, contentType string) (*fetched, error) {
 	}
 	f.manifest = m
 	return f, nil
+}
+
+// contentTypeAgrees refuses a Content-Type that names another manifest type than
+// the body is: a registry that serves one document under another's type is broken
+// or hostile, and either way the body cannot be trusted to be what it claims.
+// Generic types (application/json, text/plain, none) leave the body to decide.
+func contentTypeAgrees(ct, bodyType types.MediaType, schemaVersion int) error {
+	schema1 := ct == types.DockerManifestSchema1 || ct == types.DockerManifestSchema1Signed
+	if !ct.IsIndex() && !ct.IsImage() && !schema1 {
+		return nil
+	}
+	if schema1 && schemaVersion == 2 || bodyType != "" && ct != bodyType {
+		return newError(InvalidManifest, nil, "the Content-Type %q disagrees with the body (mediaType %q, schemaVersion %d)", ct, bodyType, schemaVersion)
+	}
+	return nil
 }

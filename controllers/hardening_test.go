@@ -1,0 +1,14 @@
+package controllers
+
+import (
+	"testing"
+
+	"github.com/imageconfig/imageconfig-operator/internal/testenv"
+)
+
+// TestHardening shares one control plane between the hardening suites: registry
+// faults, hostile content and convergence under failure.
+func TestHardening(t *testing.T) {
+	env := testenv.Start(t)
+	t.Run("faults", func(t *testing.T) { testFaults(t, env) })
+}
