@@ -11,4 +11,5 @@ import (
 func TestHardening(t *testing.T) {
 	env := testenv.Start(t)
 	t.Run("faults", func(t *testing.T) { testFaults(t, env) })
+	t.Run("hostile content", func(t *testing.T) { testHostile(t, env) })
 }
