@@ -39,6 +39,8 @@ func main() {
 		leaseDuration           time.Duration
 		renewDeadline           time.Duration
 		retryPeriod             time.Duration
+		leaderNamespace         string
+		userAgent               string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, such as :8080. \"0\" disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the healthz and readyz endpoints bind to.")
@@ -52,6 +54,8 @@ func main() {
 	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a non-leader waits before it may take over a lease that was not renewed.")
 	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps retrying to renew its lease before it gives up leadership.")
 	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often leader-election clients retry to acquire or renew the lease.")
+	flag.StringVar(&leaderNamespace, "leader-elect-namespace", "", "The namespace of the leader-election lease; empty means the manager's own namespace, which only exists in a cluster.")
+	flag.StringVar(&userAgent, "user-agent", "imageconfig-operator", "The User-Agent sent to registries.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -71,14 +75,15 @@ func main() {
 	cfg.UserAgent = "imageconfig-operator"
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       "imageconfig-operator.images.imageconfig.dev",
-		LeaseDuration:          &leaseDuration,
-		RenewDeadline:          &renewDeadline,
-		RetryPeriod:            &retryPeriod,
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        "imageconfig-operator.images.imageconfig.dev",
+		LeaderElectionNamespace: leaderNamespace,
+		LeaseDuration:           &leaseDuration,
+		RenewDeadline:           &renewDeadline,
+		RetryPeriod:             &retryPeriod,
 	})
 	if err != nil {
 		log.Error(err, "Unable to create the manager")
@@ -89,7 +94,7 @@ func main() {
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
 		AllowInsecureRegistries: insecure,
-		UserAgent:               "imageconfig-operator",
+		UserAgent:               userAgent,
 		Network:                 network,
 		// Re-checks within half an hour skip the authentication handshake; after that
 		// the token has usually expired, and a refresh costs what a handshake does.

@@ -56,6 +56,8 @@ type Request struct {
 	Method, Path string
 	// UserAgent is the request's User-Agent header.
 	UserAgent string
+	// Time is when the request arrived.
+	Time time.Time
 	// Fault is the Name of the rule that applied, or "".
 	Fault string
 	// Status is the status code written, or 0 when the connection was cut first.
@@ -187,7 +189,7 @@ func (p *Proxy) String() string {
 
 func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	cw := &countingWriter{ResponseWriter: w}
-	entry := Request{Method: req.Method, Path: req.URL.Path, UserAgent: req.UserAgent()}
+	entry := Request{Method: req.Method, Path: req.URL.Path, UserAgent: req.UserAgent(), Time: time.Now()}
 	var fault Fault
 	p.mu.Lock()
 	for _, r := range p.rules {
