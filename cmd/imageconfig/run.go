@@ -19,6 +19,7 @@ import (
 
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
@@ -66,6 +67,8 @@ type cli struct {
 	passwordStdin bool
 	dockerConfig  string
 	caFile        string
+
+	deniedNetworks string
 }
 
 func parseArgs(args []string, stderr io.Writer) (*cli, error) {
@@ -80,6 +83,7 @@ func parseArgs(args []string, stderr io.Writer) (*cli, error) {
 	fs.BoolVar(&c.passwordStdin, "password-stdin", false, "read the registry password from standard input")
 	fs.StringVar(&c.dockerConfig, "docker-config", "", "docker config directory or config.json with credentials and credential helpers (default ~/.docker/config.json)")
 	fs.StringVar(&c.caFile, "ca-file", "", "PEM file of a CA to trust for the registry, besides the system's")
+	fs.StringVar(&c.deniedNetworks, "denied-networks", "", "comma-separated CIDRs never to connect to, checked after DNS, as the manager's flag (for example "+netpolicy.DefaultDeniedNetworks+")")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -173,6 +177,9 @@ func (c *cli) options(stdin io.Reader) (manifests.Options, error) {
 	opts.Insecure = c.insecure
 	opts.Timeout = c.timeout
 	opts.UserAgent = "imageconfig"
+	if opts.Network, err = netpolicy.Parse("", c.deniedNetworks); err != nil {
+		return opts, err
+	}
 
 	if c.passwordStdin {
 		b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
