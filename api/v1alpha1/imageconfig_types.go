@@ -252,6 +252,11 @@ type ImageConfigStatus struct {
 	// +optional
 	LastChangedTime *metav1.Time `json:"lastChangedTime,omitempty"`
 
+	// lastChange reports what changed the last time a re-check found that the tag
+	// had moved. Re-checks that find nothing new leave it as it is.
+	// +optional
+	LastChange *ImageChange `json:"lastChange,omitempty"`
+
 	// lastHandledReconcileAt is the last value of the images.imageconfig.dev/requested-at
 	// annotation that the controller acted on.
 	// +optional
@@ -403,6 +408,7 @@ type Layer struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.digest`,priority=1
+// +kubebuilder:printcolumn:name="Changed",type=date,JSONPath=`.status.lastChangedTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ImageConfig struct {
 	metav1.TypeMeta `json:",inline"`
