@@ -103,6 +103,8 @@ func TestResearch(t *testing.T) {
 		}
 	})
 
+	t.Run("export", func(t *testing.T) { testExport(t, env) })
+
 	t.Run("a new spec is not a move, even after a failed or suspended edit", func(t *testing.T) {
 		h := newHarness(t, env)
 		h.reg.PushImage(t, "research/one", "1", appImage(t, "one", "1"))

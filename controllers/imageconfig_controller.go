@@ -39,6 +39,9 @@ type ImageConfigReconciler struct {
 
 	// Finder resolves images; RegistryFinder when nil.
 	Finder Finder
+	// FetchRaw fetches the bytes of a resolution by digest, for the export;
+	// manifests.FetchRaw when nil.
+	FetchRaw RawFetcher
 	// Recorder emits events on transitions.
 	Recorder events.EventRecorder
 	// AllowInsecureRegistries honours spec.insecure; without it such objects are not Ready.
@@ -151,6 +154,9 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	recordChange(&obj.Status, prev, res, moveSubject(obj), now)
 	markReady(obj, readyMessage(res))
 	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
+	if err := r.export(ctx, obj, res, opts); err != nil {
+		return ctrl.Result{}, err
+	}
 	return ctrl.Result{RequeueAfter: interval}, nil
 }
 

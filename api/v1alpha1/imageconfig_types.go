@@ -113,6 +113,10 @@ type ImageConfigSpec struct {
 	// +kubebuilder:default=false
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// export, when set, writes the resolved bytes to a ConfigMap in this namespace.
+	// +optional
+	Export *ExportSpec `json:"export,omitempty"`
 }
 
 // LocalObjectReference names an object in the same namespace.
