@@ -34,7 +34,7 @@ func TestNextTag(t *testing.T) {
 	// The size change depends on gzip's output, which is not the point here.
 	got := c.Summary()
 	if !strings.HasPrefix(got, "base unchanged, 1 layer replaced (") || !strings.HasSuffix(got, "), env HELLO_VERSION 1.0.0 → 1.1.0") ||
-		c.Layers.KeptCount != 2 || len(c.Layers.Added) != 1 || c.Layers.Added[0].CreatedBy != "COPY config.yaml /app/config.yaml # buildkit" {
+		c.Layers.KeptCount != 3 || len(c.Layers.Added) != 1 || c.Layers.Added[0].CreatedBy != "COPY config.yaml /app/config.yaml # buildkit" {
 		t.Errorf("1.0 → 1.1: %q, layers %+v", got, c.Layers)
 	}
 }
