@@ -107,6 +107,33 @@ base unchanged, 2 layers replaced (+8 B), env APP_VERSION 1 → 2
 		}
 	})
 
+	t.Run("diff of two digests", func(t *testing.T) {
+		repo := reg.Host() + "/research/app@"
+		r := imageconfig(t, "diff", repo+d1.String(), repo+d2.String(), "--insecure", "-o", "json")
+		var got struct{ From, To, Summary string }
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.From != d1.String() || got.To != d2.String() || !strings.Contains(got.Summary, "env APP_VERSION 1 → 2") {
+			t.Errorf("exit %d, %v: %+v\n%s", r.code, err, got, r.stderr)
+		}
+	})
+
+	t.Run("platforms -o json has the status' index entry names", func(t *testing.T) {
+		idx, _ := testregistry.MultiArch(t)
+		reg.PushIndex(t, "research/plats", "1", idx)
+		r := imageconfig(t, "platforms", reg.Host()+"/research/plats:1", "--insecure", "-o", "json")
+		var entries []map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil || len(entries) != 8 {
+			t.Fatalf("%v: %s", err, r.stdout)
+		}
+		names := jsonNames(reflect.TypeFor[imagesv1alpha1.IndexEntry]())
+		for _, e := range entries {
+			for k := range e {
+				if !slices.Contains(names, k) {
+					t.Errorf("platforms -o json: %q is not a field of status.platforms[]", k)
+				}
+			}
+		}
+	})
+
 	t.Run("diff of two platforms of one REF", func(t *testing.T) {
 		idx, _ := testregistry.MultiArch(t)
 		reg.PushIndex(t, "research/multi", "1", idx)
