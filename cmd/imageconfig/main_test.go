@@ -202,6 +202,9 @@ func TestHelp(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "__start_imageconfig") {
 			t.Errorf("exit %d, stdout %.200q, stderr %q", r.code, r.stdout, r.stderr)
 		}
+		if r := imageconfig(t, "completion", "--help"); !strings.Contains(r.stdout, "Examples:\n  source <(imageconfig completion bash)") {
+			t.Errorf("completion --help has no example:\n%s", r.stdout)
+		}
 	})
 	t.Run("version", func(t *testing.T) {
 		r := imageconfig(t, "version")

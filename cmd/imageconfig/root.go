@@ -90,6 +90,12 @@ Exit codes: 0 on success, 1 on a registry error, 2 on a usage error.`,
 	for _, f := range commands {
 		root.AddCommand(f(a))
 	}
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Example = "  source <(imageconfig completion bash)\n  imageconfig completion zsh > \"${fpath[1]}/_imageconfig\""
+		}
+	}
 	return root
 }
 
