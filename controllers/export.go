@@ -63,7 +63,7 @@ func (r *ImageConfigReconciler) export(ctx context.Context, obj *imagesv1alpha1.
 	missing := apierrors.IsNotFound(err)
 	switch {
 	case err != nil && !missing:
-		return fmt.Errorf("reading ConfigMap %s: %w", name, err)
+		return exportFailed(obj, fmt.Errorf("reading ConfigMap %s: %w", name, err))
 	case !missing && !metav1.IsControlledBy(cm, obj):
 		setCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, imagesv1alpha1.ExportConflictReason,
 			fmt.Sprintf("ConfigMap %s exists and is not owned by this ImageConfig, so it is left alone: delete it or choose another spec.export.configMapName", name))
@@ -76,7 +76,11 @@ func (r *ImageConfigReconciler) export(ctx context.Context, obj *imagesv1alpha1.
 	raw := manifests.RawOf(res)
 	if raw == nil {
 		if raw, err = r.rawFetcher()(ctx, opts, &res.Summary); err != nil {
-			setCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, string(manifests.ReasonOf(err)), "Fetching the bytes to export: "+err.Error())
+			reason := manifests.ReasonOf(err)
+			setCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, string(reason), "Fetching the bytes to export: "+err.Error())
+			if reason == manifests.Unavailable || reason == manifests.RateLimited {
+				return err // retried with backoff: exportRetryDue makes the retry due
+			}
 			return nil
 		}
 	}
@@ -100,7 +104,7 @@ func (r *ImageConfigReconciler) export(ctx context.Context, obj *imagesv1alpha1.
 	cm.Annotations[exportHashAnnotation] = dataHash(data, nil)
 	cm.Data, cm.BinaryData = data, nil
 	if err := controllerutil.SetControllerReference(obj, cm, r.Scheme()); err != nil {
-		return fmt.Errorf("owning ConfigMap %s: %w", name, err)
+		return exportFailed(obj, fmt.Errorf("owning ConfigMap %s: %w", name, err))
 	}
 	if missing {
 		err = r.Create(ctx, cm)
@@ -108,11 +112,33 @@ func (r *ImageConfigReconciler) export(ctx context.Context, obj *imagesv1alpha1.
 		err = r.Update(ctx, cm)
 	}
 	if err != nil {
-		return fmt.Errorf("writing ConfigMap %s: %w", name, err)
+		return exportFailed(obj, fmt.Errorf("writing ConfigMap %s: %w", name, err))
 	}
 	ctrl.LoggerFrom(ctx).Info("Exported", "configMap", name, "digest", res.Digest, "bytes", dataSize(data))
 	markExported(obj, name)
 	return nil
+}
+
+// exportFailed records an API error of the export and returns it, for a retry
+// with backoff.
+func exportFailed(obj *imagesv1alpha1.ImageConfig, err error) error {
+	setCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, imagesv1alpha1.ExportFailedReason, err.Error())
+	return err
+}
+
+// exportRetryDue reports whether the last export failed in a way that a retry can
+// fix (the API server, or the registry being unavailable), so that the object is
+// due again without waiting for the interval.
+func exportRetryDue(obj *imagesv1alpha1.ImageConfig) bool {
+	c := apimeta.FindStatusCondition(obj.Status.Conditions, imagesv1alpha1.ExportedCondition)
+	if c == nil || c.Status != metav1.ConditionFalse || obj.Spec.Export == nil {
+		return false
+	}
+	switch c.Reason {
+	case imagesv1alpha1.ExportFailedReason, string(manifests.Unavailable), string(manifests.RateLimited):
+		return true
+	}
+	return false
 }
 
 func markExported(obj *imagesv1alpha1.ImageConfig, name string) {

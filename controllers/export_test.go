@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -186,4 +187,41 @@ func testExport(t *testing.T, env *testenv.Env) {
 			t.Errorf("create with configMapName Not_A_Name: %v, want a validation error", err)
 		}
 	})
+}
+
+// TestExportRetryDue: an export that failed in a way a retry can fix makes the
+// object due at once (the reconcile returned the error, so it backs off); one that
+// a retry cannot fix waits for the interval like any other object.
+func TestExportRetryDue(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		reason string
+		export bool
+		due    bool
+	}{
+		{imagesv1alpha1.ExportFailedReason, true, true},
+		{"Unavailable", true, true},
+		{"RateLimited", true, true},
+		{imagesv1alpha1.ExportTooLargeReason, true, false},
+		{imagesv1alpha1.ExportConflictReason, true, false},
+		{"NotFound", true, false},
+		{imagesv1alpha1.ExportFailedReason, false, false}, // export removed from the spec
+	}
+	for _, tt := range tests {
+		t.Run(tt.reason, func(t *testing.T) {
+			o := &imagesv1alpha1.ImageConfig{}
+			o.Spec.Interval = &metav1.Duration{Duration: time.Hour}
+			if tt.export {
+				o.Spec.Export = &imagesv1alpha1.ExportSpec{ConfigMapName: "x"}
+			}
+			o.Status.LastCheckedTime = &metav1.Time{Time: now.Add(-time.Minute)}
+			o.Status.Conditions = []metav1.Condition{
+				condition(imagesv1alpha1.ReadyCondition, metav1.ConditionTrue, imagesv1alpha1.ResolvedReason, "ok", 0),
+				condition(imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, tt.reason, "failed", 0),
+			}
+			if got := untilDue(o, now) == 0; got != tt.due {
+				t.Errorf("due = %v, want %v", got, tt.due)
+			}
+		})
+	}
 }

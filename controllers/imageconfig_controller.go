@@ -235,7 +235,8 @@ func untilDue(obj *imagesv1alpha1.ImageConfig, now time.Time) time.Duration {
 	case obj.Generation != st.ObservedGeneration,
 		obj.GetAnnotations()[imagesv1alpha1.ReconcileRequestAnnotation] != st.LastHandledReconcileAt,
 		!apimeta.IsStatusConditionTrue(st.Conditions, imagesv1alpha1.ReadyCondition),
-		st.LastCheckedTime == nil:
+		st.LastCheckedTime == nil,
+		exportRetryDue(obj):
 		return 0
 	}
 	if wait := st.LastCheckedTime.Add(obj.GetInterval()).Sub(now); wait > time.Second {

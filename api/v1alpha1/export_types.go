@@ -13,3 +13,7 @@ type ExportSpec struct {
 	// +required
 	ConfigMapName string `json:"configMapName"`
 }
+
+// ExportFailedReason means the ConfigMap could not be read or written; the
+// controller retries with backoff.
+const ExportFailedReason string = "ExportFailed"
