@@ -84,6 +84,9 @@ LABEL, CMD…) are shown, marked "(empty)", without a size.`,
 		t.row("#", "SIZE", "SHARE", "CREATED BY")
 		for _, s := range steps {
 			text := truncateRunes(oneLineText(s.Instruction), truncate)
+			if text == "" {
+				text = "(no history)"
+			}
 			if s.Layer < 0 {
 				marker := "(empty)"
 				if !s.EmptyLayer {
