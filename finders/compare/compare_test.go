@@ -150,7 +150,7 @@ func TestCompare(t *testing.T) {
 					After:  &manifests.BaseImage{Name: "debian:bookworm-slim", Digest: "sha256:b2"},
 				},
 			},
-			line: "base debian:bookworm-slim@sha256:b1 → debian:bookworm-slim@sha256:b2, all 3 layers replaced by 3 (base rebuilt) (+1.0 MB)",
+			line: "base debian:bookworm-slim@sha256:b1 → debian:bookworm-slim@sha256:b2, base rebuilt: all 3 layers replaced by 3 (+1.0 MB)",
 		},
 		{
 			name: "layers appended",
@@ -174,7 +174,7 @@ func TestCompare(t *testing.T) {
 				Added:      []compare.LayerRef{{Digest: "sha256:blob-base", Size: 28_000_000, CreatedBy: "ADD rootfs"}, {Digest: "sha256:blob-nginx", Size: 40_000_000, CreatedBy: "RUN install nginx"}, {Digest: "sha256:blob-conf", Size: 1_000, CreatedBy: "COPY nginx.conf"}},
 				SizeChange: 0,
 			}},
-			line: "all 3 layers replaced by 3 (base rebuilt) (+0 B)",
+			line: "base rebuilt: all 3 layers replaced by 3 (+0 B)",
 		},
 		{
 			name: "base image declared",

@@ -172,7 +172,7 @@ func (l *LayerChange) summary() string {
 	var s string
 	switch {
 	case l.Kind == LayersRebuilt:
-		s = fmt.Sprintf("all %s replaced by %d (base rebuilt)", nLayers(r), a)
+		s = fmt.Sprintf("base rebuilt: all %s replaced by %d", nLayers(r), a)
 	case r == 0:
 		s = nLayers(a) + " added"
 	case a == 0:
