@@ -80,7 +80,7 @@ bench: ## Run the benchmarks and print their figures (time, allocations, registr
 	go test -run '^$$' -bench . -benchmem ./finders/...
 
 FUZZTIME ?= 20s
-FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms
+FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms ./finders/compare
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.
 	@for p in $(FUZZ_PACKAGES); do \

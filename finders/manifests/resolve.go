@@ -83,7 +83,9 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 	}}
 
 	manifest := top
+	var entry *v1.Descriptor
 	if top.index != nil {
+		res.RawIndex = top.raw
 		entries, selectable := indexEntries(top.index)
 		res.Platforms = entries
 		i, err := platforms.Select(r.want, selectable)
@@ -91,6 +93,7 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 			return nil, r.platformNotFound(err)
 		}
 		d := top.index.Manifests[i]
+		entry = &d
 		manifest, err = r.fetchManifest(ctx, d.Digest.String(), &d.Digest, d.Size)
 		if err != nil {
 			return nil, err
@@ -114,7 +117,9 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 		res.Platform = configPlatform(cfg).String()
 	}
 	res.RawConfig = raw
+	res.RawManifest = manifest.raw
 	summarize(&res.Summary, manifest.manifest, cfg)
+	res.BaseImage = baseImage(manifest.manifest, entry, cfg)
 	return res, nil
 }
 
@@ -234,6 +239,7 @@ type fetched struct {
 	mediaType types.MediaType
 	manifest  *v1.Manifest
 	index     *v1.IndexManifest
+	raw       []byte
 }
 
 // fetchManifest GETs a manifest by tag or digest. When expect is set, the body must
@@ -276,6 +282,7 @@ func (r *resolver) fetchManifest(ctx context.Context, identifier string, expect 
 	}
 	f.digest = got
 	f.size = int64(len(body))
+	f.raw = body
 	return f, nil
 }
 
