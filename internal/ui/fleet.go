@@ -230,14 +230,14 @@ type reasonCount struct {
 
 // fleetPage is the fleet page's data.
 type fleetPage struct {
-	Query                 fleetQuery
-	Rows                  []row
-	Total                 int
-	Summary               []summaryPart
-	Namespaces, Reasons   []string
-	States                []string
-	Headings              []heading
-	Filtered              bool
+	Query               fleetQuery
+	Rows                []row
+	Total               int
+	Summary             []summaryPart
+	Namespaces, Reasons []string
+	States              []string
+	Headings            []heading
+	Filtered            bool
 }
 
 // heading is a sortable column heading: its link sorts by it, toggling the order.

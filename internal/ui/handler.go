@@ -319,4 +319,3 @@ func (h *Handler) age(v any) string {
 	}
 	return strconv.Itoa(int(d.Hours()/24)) + "d ago"
 }
-
