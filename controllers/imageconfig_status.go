@@ -101,6 +101,7 @@ func applyResult(st *imagesv1alpha1.ImageConfigStatus, res *manifests.Result, no
 	st.LayerHistoryNote = s.LayerHistoryNote
 	st.LayerCount = s.LayerCount
 	st.TotalSize = s.TotalSize
+	st.BaseImage = (*imagesv1alpha1.BaseImage)(s.BaseImage)
 	st.AuthSource = s.AuthSource
 	// A result confirmed from the previous status was already cut to fit: keep its note.
 	if note := fitStatus(st); note != "" || !res.Unchanged {
@@ -118,7 +119,7 @@ func previousResult(st *imagesv1alpha1.ImageConfigStatus) *manifests.Result {
 		ImageRef: st.ImageRef, Digest: st.Digest, MediaType: st.MediaType,
 		ManifestDigest: st.ManifestDigest, ConfigDigest: st.ConfigDigest, Platform: st.Platform,
 		LayerHistoryNote: st.LayerHistoryNote, LayerCount: st.LayerCount, TotalSize: st.TotalSize,
-		AuthSource: st.AuthSource,
+		AuthSource: st.AuthSource, BaseImage: (*manifests.BaseImage)(st.BaseImage),
 	}
 	for _, e := range st.Platforms {
 		s.Platforms = append(s.Platforms, manifests.IndexEntry(e))

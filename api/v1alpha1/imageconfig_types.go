@@ -238,6 +238,13 @@ type ImageConfigStatus struct {
 	// +optional
 	TotalSize int64 `json:"totalSize,omitempty"`
 
+	// baseImage is the image this one was built on, as declared by the annotations
+	// org.opencontainers.image.base.name and .base.digest (on the platform manifest,
+	// else on the index entry, else as config labels). It is empty when none is
+	// declared: the base is never guessed, and the layers that come from it are not marked.
+	// +optional
+	BaseImage *BaseImage `json:"baseImage,omitempty"`
+
 	// authSource names where the credentials of the last resolution came from:
 	// "anonymous", "secret/<name>" or "serviceAccount/<name>". It is the only
 	// credential information in the status.

@@ -5,6 +5,8 @@
 //	imageconfig summary   REF   the summary, with the field names of ImageConfig.status
 //	imageconfig platforms REF   one line per index entry: os/arch[/variant] digest size
 //	imageconfig digest    REF   the digest the tag points to; with --platform, the platform manifest's
+//	imageconfig version         the version of this build
+//	imageconfig completion SHELL  a shell completion script
 //
 // Exit codes: 0 on success, 1 on a registry error (one line on stderr), 2 on a usage error.
 package main

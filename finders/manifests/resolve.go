@@ -82,7 +82,9 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 	}}
 
 	manifest := top
+	var entry *v1.Descriptor
 	if top.index != nil {
+		res.RawIndex = top.raw
 		entries, selectable := indexEntries(top.index)
 		res.Platforms = entries
 		i, err := platforms.Select(r.want, selectable)
@@ -90,6 +92,7 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 			return nil, r.platformNotFound(err)
 		}
 		d := top.index.Manifests[i]
+		entry = &d
 		manifest, err = r.fetchManifest(ctx, d.Digest.String(), &d.Digest, d.Size)
 		if err != nil {
 			return nil, err
@@ -113,7 +116,9 @@ func (r *resolver) resolve(ctx context.Context) (*Result, error) {
 		res.Platform = configPlatform(cfg).String()
 	}
 	res.RawConfig = raw
+	res.RawManifest = manifest.raw
 	summarize(&res.Summary, manifest.manifest, cfg)
+	res.BaseImage = baseImage(manifest.manifest, entry, cfg)
 	return res, nil
 }
 
@@ -233,6 +238,7 @@ type fetched struct {
 	mediaType types.MediaType
 	manifest  *v1.Manifest
 	index     *v1.IndexManifest
+	raw       []byte
 }
 
 // fetchManifest GETs a manifest by tag or digest. When expect is set, the body must
@@ -275,6 +281,7 @@ func (r *resolver) fetchManifest(ctx context.Context, identifier string, expect 
 	}
 	f.digest = got
 	f.size = int64(len(body))
+	f.raw = body
 	return f, nil
 }
 
