@@ -74,6 +74,7 @@ func readyObject(ns, name string) imagesv1alpha1.ImageConfig {
 			},
 			LayerCount: 3, TotalSize: 28<<20 + 40<<20 + 628,
 			AuthSource:      "anonymous",
+			BaseImage:       &imagesv1alpha1.BaseImage{Name: "docker.io/library/debian:bookworm-slim", Digest: digest('f')},
 			LastCheckedTime: ago(5 * time.Minute), LastChangedTime: ago(49 * time.Hour),
 		},
 	}
@@ -137,6 +138,7 @@ func hostileObject(ns, name string) imagesv1alpha1.ImageConfig {
 	st.Layers[1].CreatedBy = "/bin/sh -c " + scriptPayload + imgPayload + controlChars
 	st.Layers[2].Digest = jsURL
 	st.Conditions[0].Message = "Resolved " + scriptPayload
+	st.BaseImage = &imagesv1alpha1.BaseImage{Name: jsURL + imgPayload, Digest: scriptPayload}
 	return obj
 }
 

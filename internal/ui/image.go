@@ -84,16 +84,19 @@ func (h *Handler) buildImage(it *Item, v url.Values) imagePage {
 		p.Title = p.Image
 	}
 
-	add := func(name, d, note string) {
+	add := func(name, d, note string, manifest bool) {
 		if d != "" {
-			p.Digests = append(p.Digests, digestRow{Name: name, Digest: d, Link: h.digestLink(obj, d, ""), Note: note})
+			p.Digests = append(p.Digests, digestRow{Name: name, Digest: d, Link: h.digestLink(obj, d, "", manifest), Note: note})
 		}
 	}
-	add("digest", st.Digest, st.MediaType)
+	add("digest", st.Digest, st.MediaType, true)
 	if st.ManifestDigest != st.Digest {
-		add("manifestDigest", st.ManifestDigest, "the "+st.Platform+" manifest")
+		add("manifestDigest", st.ManifestDigest, "the "+st.Platform+" manifest", true)
 	}
-	add("configDigest", st.ConfigDigest, "config blob")
+	add("configDigest", st.ConfigDigest, "config blob", false)
+	if b := st.BaseImage; b != nil && (b.Name != "" || b.Digest != "") {
+		p.BaseImage = &baseImageView{Name: b.Name, Digest: b.Digest}
+	}
 
 	for _, e := range st.Platforms {
 		pl := e.OS + "/" + e.Architecture
@@ -102,7 +105,7 @@ func (h *Handler) buildImage(it *Item, v url.Values) imagePage {
 		}
 		p.Platforms = append(p.Platforms, platformRow{
 			Platform: pl, OSVersion: e.OSVersion, Digest: e.Digest, MediaType: e.MediaType, Size: e.Size,
-			Link:     h.digestLink(obj, e.Digest, pl),
+			Link:     h.digestLink(obj, e.Digest, pl, true),
 			Selected: e.Digest == st.ManifestDigest, Attestation: e.Attestation,
 		})
 	}
@@ -133,7 +136,7 @@ func (h *Handler) buildImage(it *Item, v url.Values) imagePage {
 			r.Percent = strconv.FormatFloat(float64(step.Size)*100/float64(total), 'f', 1, 64) + "%"
 		}
 		if step.Digest != "" {
-			r.Link = h.digestLink(obj, step.Digest, "")
+			r.Link = h.digestLink(obj, step.Digest, "", false)
 		}
 		p.Steps = append(p.Steps, r)
 	}
@@ -164,11 +167,11 @@ func withQuery(link, key, value string) string {
 	return u.String()
 }
 
-// digestLink links a digest: on demand, to the image at that digest; in a
-// cluster, to the fleet filtered by it. Links are always local paths, so no
-// registry string can make a javascript: URL.
-func (h *Handler) digestLink(obj *imagesv1alpha1.ImageConfig, digest, platform string) string {
-	if h.resolver != nil && obj.Namespace == "" && strings.HasPrefix(digest, "sha256:") {
+// digestLink links a digest: a manifest's, when references are resolved on
+// demand, to the image at that digest; otherwise to the list filtered by it.
+// Links are always local paths, so no registry string can make a javascript: URL.
+func (h *Handler) digestLink(obj *imagesv1alpha1.ImageConfig, digest, platform string, manifest bool) string {
+	if manifest && h.resolver != nil && obj.Namespace == "" && strings.HasPrefix(digest, "sha256:") {
 		repo := requestedImage(obj)
 		if i := strings.LastIndex(repo, "@"); i >= 0 {
 			repo = repo[:i]
