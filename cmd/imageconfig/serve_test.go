@@ -72,7 +72,9 @@ func TestServe(t *testing.T) {
 	reg.PushImage(t, "demo/steps", "v1", img)
 	base := startServe(t, "--insecure")
 
-	page := func(ref, platform string) string { return base + "/image?" + url.Values{"ref": {ref}, "platform": {platform}}.Encode() }
+	page := func(ref, platform string) string {
+		return base + "/image?" + url.Values{"ref": {ref}, "platform": {platform}}.Encode()
+	}
 
 	code, body := fetch(t, base+"/")
 	if code != 200 || !strings.Contains(body, `action="/image"`) || !strings.Contains(body, "There are no ImageConfigs yet") {
