@@ -98,7 +98,7 @@ func TestServe(t *testing.T) {
 	if code, _ := fetch(t, page(reg.Host()+"/demo/hello:1.0", "linux/arm/v7")); code != 200 || len(reg.Log().Requests()) != first {
 		t.Errorf("a second look made %d more registry requests, want 0 (cached)", len(reg.Log().Requests())-first)
 	}
-	if _, body := fetch(t, base+"/"); !strings.Contains(body, "/demo/hello:1.0") {
+	if _, body := fetch(t, base+"/"); !strings.Contains(body, `<a href="/image?platform=linux%2Farm%2Fv7&amp;ref=`+url.QueryEscape(reg.Host()+"/demo/hello:1.0")) {
 		t.Errorf("the list does not show the cached resolution:\n%s", body)
 	}
 

@@ -258,6 +258,10 @@ func buildFleet(items []Item, v url.Values) fleetPage {
 			State: stateOf(obj), Digest: st.Digest, Layers: st.LayerCount, Size: st.TotalSize,
 			Checked: st.LastCheckedTime, Changed: st.LastChangedTime, obj: obj,
 		}
+		if r.Name == "" {
+			// Resolved on demand: the reference is its name.
+			r.Name = r.Image
+		}
 		if st.Platform != "" && st.Platform != r.Platform {
 			r.Resolved = st.Platform
 		}

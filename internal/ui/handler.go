@@ -109,7 +109,11 @@ func (h *Handler) serveFleet(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, list)
 		return
 	}
-	h.render(w, http.StatusOK, h.fleet, page{Title: h.opts.Title, Heading: "ImageConfigs", Body: p})
+	heading := "ImageConfigs"
+	if h.resolver != nil {
+		heading = "Resolved in this session"
+	}
+	h.render(w, http.StatusOK, h.fleet, page{Title: h.opts.Title, Heading: heading, Body: p})
 }
 
 func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request) {
@@ -179,7 +183,7 @@ func (h *Handler) render(w http.ResponseWriter, code int, t *template.Template, 
 
 func serveStylesheet(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	w.Header().Set("Cache-Control", "max-age=300")
+	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(stylesheet)
 }
 
