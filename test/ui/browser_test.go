@@ -32,6 +32,7 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/controllers"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/demo"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/ui"
@@ -81,12 +82,17 @@ func TestBrowser(t *testing.T) {
 
 	reg := testregistry.New(t, testregistry.Options{})
 	idx, _ := testregistry.MultiArch(t)
-	reg.PushIndex(t, "demo/hello", "1.0", idx)
+	reg.PushIndex(t, "multi/arch", "1.0", idx)
 	reg.PushImage(t, "demo/layers", "v1", testregistry.Image(t, testregistry.ImageSpec{
 		Layers:             []string{strings.Repeat("m", 3000), "s", strings.Repeat("L", 9000), strings.Repeat("x", 300)},
 		EmptyLayersBetween: true, Config: testregistry.RichConfig(),
 	}))
 	reg.PushImage(t, "evil/image", "latest", hostileImage(t))
+	demoIndex, err := demo.Index()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.PushIndex(t, demo.Repository, demo.Tag, demoIndex)
 
 	// The manager, as cmd/manager wires it, with the UI on a random loopback port.
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
@@ -114,11 +120,12 @@ func TestBrowser(t *testing.T) {
 	ns := "ui-test"
 	g.Expect(env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 	objs := map[string]imagesv1alpha1.ImageConfigSpec{
-		"hello":   {Repository: "demo/hello", Tag: "1.0", Platform: imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "arm64"}},
-		"hello-2": {Repository: "demo/hello", Tag: "1.0", Platform: imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "arm64"}},
+		"hello":   {Repository: "multi/arch", Tag: "1.0", Platform: imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "arm64"}},
+		"hello-2": {Repository: "multi/arch", Tag: "1.0", Platform: imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "arm64"}},
+		"demo":    {Repository: demo.Repository, Tag: demo.Tag, Platform: imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "arm", Variant: "v7"}},
 		"layers":  {Repository: "demo/layers", Tag: "v1"},
 		"hostile": {Repository: "evil/image", Tag: "latest"},
-		"missing": {Repository: "demo/hello", Tag: "nope"},
+		"missing": {Repository: "multi/arch", Tag: "nope"},
 	}
 	for name, spec := range objs {
 		spec.Registry, spec.Insecure = reg.Host(), true
@@ -207,8 +214,8 @@ func TestBrowser(t *testing.T) {
 	// The fleet: every object and the summary line.
 	must(t, chromedp.Do(bctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`table.fleet`))))
 	screenshot("fleet.png")
-	g.Expect(column("table.fleet tbody tr td:nth-child(2)")).To(Equal([]string{"hello", "hello-2", "hostile", "layers", "missing"}))
-	g.Expect(text("p.summary")).To(And(ContainSubstring("5 ImageConfigs"), ContainSubstring("Ready 4"), ContainSubstring("1 NotFound")))
+	g.Expect(column("table.fleet tbody tr td:nth-child(2)")).To(Equal([]string{"demo", "hello", "hello-2", "hostile", "layers", "missing"}))
+	g.Expect(text("p.summary")).To(And(ContainSubstring("6 ImageConfigs"), ContainSubstring("Ready 5"), ContainSubstring("1 NotFound")))
 	g.Expect(column("table.fleet tbody tr .shared")).To(Equal([]string{"shared ×2", "shared ×2"}))
 
 	// Filter to Stalled with the form.
@@ -220,7 +227,7 @@ func TestBrowser(t *testing.T) {
 	g.Expect(location()).To(ContainSubstring("state=Stalled"))
 	g.Expect(column("table.fleet tbody tr td:nth-child(2)")).To(Equal([]string{"missing"}))
 	g.Expect(column("table.fleet tbody tr td:nth-child(5)")).To(Equal([]string{"Stalled: NotFound"}))
-	g.Expect(column("table.fleet tbody tr td:nth-child(3)")).To(Equal([]string{reg.Host() + "/demo/hello:nope"}))
+	g.Expect(column("table.fleet tbody tr td:nth-child(3)")).To(Equal([]string{reg.Host() + "/multi/arch:nope"}))
 
 	// Open an object from the fleet, then sort its layers by size.
 	must(t, chromedp.Do(bctx,
