@@ -39,6 +39,9 @@ type ImageConfigReconciler struct {
 
 	// Finder resolves images; RegistryFinder when nil.
 	Finder Finder
+	// FetchRaw fetches the bytes of a resolution by digest, for the export;
+	// manifests.FetchRaw when nil.
+	FetchRaw RawFetcher
 	// Recorder emits events on transitions.
 	Recorder events.EventRecorder
 	// AllowInsecureRegistries honours spec.insecure; without it such objects are not Ready.
@@ -147,9 +150,14 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	}
 	r.credentialFailures.Delete(client.ObjectKeyFromObject(obj))
 
+	prev := previousResult(&obj.Status)
 	applyResult(&obj.Status, res, now)
+	recordChange(&obj.Status, prev, res, moveSubject(obj), now)
 	markReady(obj, readyMessage(res))
 	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
+	if err := r.export(ctx, obj, res, opts); err != nil {
+		return ctrl.Result{}, err
+	}
 	return ctrl.Result{RequeueAfter: interval}, nil
 }
 
@@ -263,12 +271,9 @@ type transitionEvent struct {
 func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 	var evs []transitionEvent
 	old, cur := base.Status, obj.Status
-	if old.Digest != "" && cur.Digest != old.Digest && old.ImageRef == cur.ImageRef {
-		what := "tag " + obj.Spec.Tag
-		if obj.Spec.Tag == "" && obj.Spec.Digest == "" {
-			what = "tag " + imagesv1alpha1.DefaultTag
-		}
-		evs = append(evs, transitionEvent{corev1.EventTypeNormal, "DigestChanged", fmt.Sprintf("%s moved from %s to %s", what, old.Digest, cur.Digest)})
+	if lc := cur.LastChange; lc != nil && (old.LastChange == nil || !lc.Time.Equal(&old.LastChange.Time)) {
+		// recordChange found a move of the tag in this reconcile.
+		evs = append(evs, transitionEvent{corev1.EventTypeNormal, imagesv1alpha1.DigestChangedEvent, lc.Summary})
 	}
 	was := apimeta.FindStatusCondition(old.Conditions, imagesv1alpha1.ReadyCondition)
 	now := apimeta.FindStatusCondition(cur.Conditions, imagesv1alpha1.ReadyCondition)

@@ -20,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/compare"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
@@ -191,11 +192,11 @@ func TestReconciler(t *testing.T) {
 		if !got.Status.LastChangedTime.After(changedBefore.Time) {
 			t.Errorf("lastChangedTime did not move: %v -> %v", changedBefore, got.Status.LastChangedTime)
 		}
-		want := "tag 1.0 moved from " + h.index + " to " + moved
+		want := "tag 1.0 moved " + compare.ShortDigest(h.index) + " → " + compare.ShortDigest(moved) + ": "
 		var found bool
 		for _, e := range h.rec.of(obj) {
 			if e.reason == "DigestChanged" {
-				found = e.note == want && e.eventType == "Normal"
+				found = strings.HasPrefix(e.note, want) && e.eventType == "Normal"
 			}
 		}
 		if !found {
@@ -441,8 +442,16 @@ func TestManager(t *testing.T) {
 		moved := f.reg.PushImage(t, "demo/hello", "1.0", testregistry.Image(t, testregistry.ImageSpec{Layers: []string{"new"}})).String()
 		f.g.Eventually(func() string { return get(f, "mover").Status.Digest }, 15*time.Second, 200*time.Millisecond).Should(Equal(moved))
 		f.g.Expect(get(f, "mover").Status.LastChangedTime.After(changed.Time)).To(BeTrue(), "lastChangedTime did not advance")
-		f.g.Eventually(func() []recordedEvent { return rec.of(obj) }, 5*time.Second).Should(ContainElement(
-			recordedEvent{obj.Namespace + "/mover", "Normal", "DigestChanged", "tag 1.0 moved from " + f.index + " to " + moved}))
+		want := "tag 1.0 moved " + compare.ShortDigest(f.index) + " → " + compare.ShortDigest(moved) + ": "
+		f.g.Eventually(func() []string {
+			var notes []string
+			for _, e := range rec.of(obj) {
+				if e.eventType == "Normal" && e.reason == "DigestChanged" {
+					notes = append(notes, e.note)
+				}
+			}
+			return notes
+		}, 5*time.Second).Should(ContainElement(HavePrefix(want)))
 	})
 
 	t.Run("the registry stops, then comes back", func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/compare"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
@@ -236,13 +237,13 @@ func TestTransitionEvents(t *testing.T) {
 			tag:  "1.27",
 			old:  state{ref, digestA, &readyTrue},
 			cur:  state{ref, digestB, &readyTrue},
-			want: []transitionEvent{{"Normal", "DigestChanged", "tag 1.27 moved from " + digestA + " to " + digestB}},
+			want: []transitionEvent{{"Normal", "DigestChanged", "tag 1.27 moved " + compare.ShortDigest(digestA) + " → " + compare.ShortDigest(digestB) + ": same config fields and layers"}},
 		},
 		{
 			name: "default tag moved",
 			old:  state{"index.docker.io/library/nginx:latest", digestA, &readyTrue},
 			cur:  state{"index.docker.io/library/nginx:latest", digestB, &readyTrue},
-			want: []transitionEvent{{"Normal", "DigestChanged", "tag latest moved from " + digestA + " to " + digestB}},
+			want: []transitionEvent{{"Normal", "DigestChanged", "tag latest moved " + compare.ShortDigest(digestA) + " → " + compare.ShortDigest(digestB) + ": same config fields and layers"}},
 		},
 		{
 			name: "spec edit changed the reference",
@@ -263,7 +264,7 @@ func TestTransitionEvents(t *testing.T) {
 			old:  state{ref, digestA, &unavailable},
 			cur:  state{ref, digestB, &readyTrue},
 			want: []transitionEvent{
-				{"Normal", "DigestChanged", "tag 1.27 moved from " + digestA + " to " + digestB},
+				{"Normal", "DigestChanged", "tag 1.27 moved " + compare.ShortDigest(digestA) + " → " + compare.ShortDigest(digestB) + ": same config fields and layers"},
 				{"Normal", imagesv1alpha1.ResolvedReason, "Resolved it"},
 			},
 		},
@@ -329,7 +330,18 @@ func TestTransitionEvents(t *testing.T) {
 				}
 				return o
 			}
-			got := transitionEvents(mk(tt.old), mk(tt.cur))
+			// The reconciler records a change before the events are computed.
+			base, obj := mk(tt.old), mk(tt.cur)
+			result := func(s state) *manifests.Result {
+				if s.digest == "" {
+					return nil
+				}
+				return &manifests.Result{Summary: manifests.Summary{ImageRef: s.imageRef, Digest: s.digest}}
+			}
+			if res := result(tt.cur); res != nil {
+				recordChange(&obj.Status, result(tt.old), res, moveSubject(obj), time.Now())
+			}
+			got := transitionEvents(base, obj)
 			if len(got) != len(tt.want) || (len(got) > 0 && !reflect.DeepEqual(got, tt.want)) {
 				t.Errorf("events:\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -427,6 +439,7 @@ func fullSummary() manifests.Summary {
 		LayerHistoryNote: "history has 9 entries that create layers, the manifest has 2 layers",
 		LayerCount:       2,
 		TotalSize:        28000627,
+		BaseImage:        &manifests.BaseImage{Name: "docker.io/library/debian:bookworm-slim", Digest: digestB},
 		AuthSource:       "secret/pull",
 	}
 }
@@ -482,6 +495,7 @@ func statusSummary(st imagesv1alpha1.ImageConfigStatus) imagesv1alpha1.ImageConf
 	st.Conditions = nil
 	st.LastCheckedTime = nil
 	st.LastChangedTime = nil
+	st.LastChange = nil
 	st.LastHandledReconcileAt = ""
 	return st
 }
@@ -626,7 +640,7 @@ func TestPreviousResult(t *testing.T) {
 }
 
 // controllerOwnedStatusFields are the status fields that are not part of a resolution.
-var controllerOwnedStatusFields = []string{"observedGeneration", "conditions", "lastCheckedTime", "lastChangedTime", "lastHandledReconcileAt", "truncated"}
+var controllerOwnedStatusFields = []string{"observedGeneration", "conditions", "lastCheckedTime", "lastChangedTime", "lastChange", "lastHandledReconcileAt", "truncated"}
 
 // jsonFields maps the JSON names of t's fields to their field and tag options.
 func jsonFields(t reflect.Type) map[string]reflect.StructField {

@@ -113,6 +113,10 @@ type ImageConfigSpec struct {
 	// +kubebuilder:default=false
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// export, when set, writes the resolved bytes to a ConfigMap in this namespace.
+	// +optional
+	Export *ExportSpec `json:"export,omitempty"`
 }
 
 // LocalObjectReference names an object in the same namespace.
@@ -263,6 +267,11 @@ type ImageConfigStatus struct {
 	// lastChangedTime is when digest last changed.
 	// +optional
 	LastChangedTime *metav1.Time `json:"lastChangedTime,omitempty"`
+
+	// lastChange reports what changed the last time a re-check found that the tag
+	// had moved. Re-checks that find nothing new leave it as it is.
+	// +optional
+	LastChange *ImageChange `json:"lastChange,omitempty"`
 
 	// lastHandledReconcileAt is the last value of the images.imageconfig.dev/requested-at
 	// annotation that the controller acted on.
@@ -416,6 +425,7 @@ type Layer struct {
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.digest`,priority=1
 // +kubebuilder:printcolumn:name="Resolved",type=string,JSONPath=`.status.platform`,priority=1
+// +kubebuilder:printcolumn:name="Changed",type=date,JSONPath=`.status.lastChangedTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ImageConfig struct {
 	metav1.TypeMeta `json:",inline"`

@@ -94,7 +94,7 @@ func TestCLI(t *testing.T) {
 	})
 
 	t.Run("summary uses the status field names", func(t *testing.T) {
-		r := imageconfig(t, "summary", ref, "--insecure", "--platform=linux/arm64")
+		r := imageconfig(t, "summary", ref, "--insecure", "--platform=linux/arm64", "-o", "json")
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
@@ -181,7 +181,7 @@ func TestCLI(t *testing.T) {
 // TestHelp checks the conventions of the command line: --flag spelling and an
 // example in every command's help, shell completion and a version.
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"config", "summary", "platforms", "digest"} {
+	for _, cmd := range []string{"config", "summary", "platforms", "digest", "layers", "diff"} {
 		t.Run(cmd, func(t *testing.T) {
 			r := imageconfig(t, cmd, "--help")
 			if r.code != 0 {

@@ -159,7 +159,7 @@ func (c Change) Summary() string {
 		}
 	}
 	if len(parts) == 0 {
-		if c.ConfigDigest != nil || c.ManifestDigest != nil {
+		if !c.Empty() {
 			return "same config fields and layers"
 		}
 		return "no change"

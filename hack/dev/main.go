@@ -82,15 +82,20 @@ func run() error {
 
 	fmt.Printf(`
 The control plane is up, the CRDs are installed, and the demo registry on %s
-serves %s:%s. In a second terminal:
+serves %s:%s and :%s. In a second terminal:
 
   export KUBECONFIG=%s
   kubectl apply -f config/samples/
   kubectl get imgcfg -o wide
-%s
+
+What changed from %[3]s to %[4]s, and which layers weigh:
+
+  bin/imageconfig diff %[1]s/%[2]s:%[3]s %[1]s/%[2]s:%[4]s --insecure
+  bin/imageconfig layers %[1]s/%[2]s:%[4]s --insecure --sort size
+%[6]s
 Press Ctrl-C to stop everything.
 
-`, reg.Addr, demo.Repository, demo.Tag, abs, uiLine(uiAddr))
+`, reg.Addr, demo.Repository, demo.Tag, demo.NextTag, abs, uiLine(uiAddr))
 
 	cmd := exec.Command(managerBin, "--allow-insecure-registries", "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--ui-bind-address="+uiAddr)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+abs)
