@@ -73,7 +73,9 @@ func readyObject(ns, name string) imagesv1alpha1.ImageConfig {
 				{Digest: digest('3'), Size: 628, CreatedBy: "COPY docker-entrypoint.sh / # buildkit"},
 			},
 			LayerCount: 3, TotalSize: 28<<20 + 40<<20 + 628,
-			AuthSource:      "anonymous",
+			AuthSource: "anonymous",
+			LastChange: &imagesv1alpha1.ImageChange{From: digest('9'), To: digest('a'), Time: *ago(49 * time.Hour),
+				Summary: "tag 1.27 moved sha256:9999… → sha256:aaaa…: base unchanged, 1 layer replaced (+2.1 MB), env NGINX_VERSION 1.27.2 → 1.27.3"},
 			BaseImage:       &imagesv1alpha1.BaseImage{Name: "docker.io/library/debian:bookworm-slim", Digest: digest('f')},
 			LastCheckedTime: ago(5 * time.Minute), LastChangedTime: ago(49 * time.Hour),
 		},
@@ -139,6 +141,8 @@ func hostileObject(ns, name string) imagesv1alpha1.ImageConfig {
 	st.Layers[2].Digest = jsURL
 	st.Conditions[0].Message = "Resolved " + scriptPayload
 	st.BaseImage = &imagesv1alpha1.BaseImage{Name: jsURL + imgPayload, Digest: scriptPayload}
+	st.LastChange.Summary = scriptPayload + controlChars
+	st.LastChange.From = imgPayload
 	return obj
 }
 

@@ -94,6 +94,14 @@ func (h *Handler) buildImage(it *Item, v url.Values) imagePage {
 		add("manifestDigest", st.ManifestDigest, "the "+st.Platform+" manifest", true)
 	}
 	add("configDigest", st.ConfigDigest, "config blob", false)
+	if c := st.LastChange; c != nil {
+		p.LastChange = &changeView{From: c.From, To: c.To, Time: c.Time.DeepCopy()}
+		for _, l := range []string{c.Summary, c.Truncated} {
+			if l != "" {
+				p.LastChange.Lines = append(p.LastChange.Lines, l)
+			}
+		}
+	}
 	if b := st.BaseImage; b != nil && (b.Name != "" || b.Digest != "") {
 		p.BaseImage = &baseImageView{Name: b.Name, Digest: b.Digest}
 	}
@@ -206,14 +214,17 @@ func commands(obj *imagesv1alpha1.ImageConfig, image, platform string) []string 
 			base+` -o jsonpath='{range .status.layers[*]}{.size}{"\t"}{.createdBy}{"\n"}{end}'`,
 		)
 	}
-	cli := "imageconfig summary " + shellQuote(image)
+	flags := ""
 	if platform != "" {
-		cli += " --platform " + shellQuote(platform)
+		flags += " --platform " + shellQuote(platform)
 	}
 	if obj.Spec.Insecure {
-		cli += " --insecure"
+		flags += " --insecure"
 	}
-	return append(out, cli)
+	return append(out,
+		"imageconfig summary "+shellQuote(image)+flags,
+		"imageconfig layers "+shellQuote(image)+flags+" --sort size",
+	)
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
