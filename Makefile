@@ -7,6 +7,20 @@ ENVTEST_ETCD_VERSION ?= 3.6.16
 
 # Tool versions.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.1
+HELM_VERSION ?= v3.22.0
+
+# make image: the index's platforms, where the OCI layout goes when IMG is not given,
+# plain HTTP to the registry (auto: for localhost and loopback only), an optional base
+# image such as gcr.io/distroless/static:nonroot (default: none, built from scratch).
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+IMAGE_LAYOUT ?= bin/image
+IMAGE_INSECURE ?= auto
+IMAGE_BASE ?=
+
+# make build-installer writes INSTALLER; make deploy and undeploy use KUBECTL.
+INSTALLER ?= dist/install.yaml
+KUBECTL ?= kubectl
 
 # go test flags; for example GO_TEST_FLAGS="-run TestAPI -v".
 GO_TEST_FLAGS ?=
@@ -26,8 +40,9 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and RBAC manifests into config/.
+manifests: controller-gen ## Generate the CRD and RBAC manifests into config/, and copy them into the Helm chart.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	./hack/sync-chart.sh
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy implementations.
@@ -93,9 +108,56 @@ dev: build ## Run the operator locally on an embedded control plane with a demo 
 	go build -o bin/dev-env ./hack/dev; \
 	KUBEBUILDER_ASSETS="$$assets" exec bin/dev-env --manager "$(CURDIR)/bin/manager" --write-kubeconfig "$(CURDIR)/bin/dev/kubeconfig" --crds "$(CURDIR)/config/crd/bases"
 
+.PHONY: image
+image: ## Build the manager's multi-platform image without Docker: push it to IMG if given, else write an OCI layout to IMAGE_LAYOUT.
+	go run ./hack/image --platforms="$(IMAGE_PLATFORMS)" --insecure="$(IMAGE_INSECURE)" $(if $(IMAGE_BASE),--base="$(IMAGE_BASE)") \
+		$(if $(filter file default,$(origin IMG)),--layout="$(IMAGE_LAYOUT)",--image="$(IMG)")
+
 .PHONY: docker-build
 docker-build: ## Build the manager's container image (needs a Docker engine).
 	docker build -t $(IMG) .
+
+.PHONY: build-installer
+build-installer: manifests kustomize ## Write dist/install.yaml (CRDs, namespace, RBAC, the Deployment with IMG).
+	@mkdir -p "$(dir $(INSTALLER))"
+	$(call installer-overlay)
+	"$(KUSTOMIZE)" build bin/installer > "$(INSTALLER)"
+	@echo "wrote $(INSTALLER) with image $(IMG)"
+
+##@ Deployment
+
+ifndef ignore-not-found
+  ignore-not-found = false
+endif
+
+.PHONY: deploy
+deploy: manifests kustomize ## Install the operator with IMG into the cluster of the current kubeconfig.
+	$(call installer-overlay)
+	"$(KUSTOMIZE)" build bin/installer | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator and its CRD from the cluster. Call with ignore-not-found=true to ignore missing resources.
+	"$(KUSTOMIZE)" build config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: helm-lint
+helm-lint: helm ## Lint the Helm chart in dist/chart.
+	"$(HELM)" lint dist/chart
+	"$(HELM)" lint dist/chart --set prometheus.enable=true --set ui.enable=true
+
+.PHONY: helm-template
+helm-template: helm ## Render the Helm chart into bin/chart.yaml (defaults) and bin/chart-all.yaml (ServiceMonitor and UI on).
+	@mkdir -p bin
+	"$(HELM)" template imageconfig-operator dist/chart --namespace imageconfig-system --set manager.image.tag=dev > bin/chart.yaml
+	"$(HELM)" template imageconfig-operator dist/chart --namespace imageconfig-system --set prometheus.enable=true --set ui.enable=true > bin/chart-all.yaml
+	@echo "rendered bin/chart.yaml and bin/chart-all.yaml"
+
+# installer-overlay writes a kustomization under bin/installer that sets IMG on
+# config/default, so the checked-in config/manager/kustomization.yaml never changes.
+define installer-overlay
+@rm -rf bin/installer && mkdir -p bin/installer
+@printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../config/default\n' > bin/installer/kustomization.yaml
+@cd bin/installer && "$(KUSTOMIZE)" edit set image imageconfig-operator="$(IMG)"
+endef
 
 ##@ Dependencies
 
@@ -105,11 +167,23 @@ $(LOCALBIN):
 	mkdir -p "$(LOCALBIN)"
 
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+HELM ?= $(LOCALBIN)/helm
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.
 $(CONTROLLER_GEN): $(LOCALBIN)
 	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Download kustomize locally if necessary.
+$(KUSTOMIZE): $(LOCALBIN)
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Build helm from the Go module proxy if necessary.
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary

@@ -55,6 +55,8 @@ type ImageConfigReconciler struct {
 	// Sessions keeps authenticated registry transports between reconciles, so that a
 	// re-check skips the authentication handshake; nil disables it.
 	Sessions *manifests.Sessions
+	// Metrics counts registry requests, resolutions and cache lookups; nil disables them.
+	Metrics *Metrics
 
 	limiter *intervalLimiter
 	// credentialFailures counts consecutive credential failures per object, for their backoff.
@@ -142,9 +144,13 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	if transport != nil {
 		opts.Transport = transport
 	}
+	opts.Observer = r.Metrics.observer()
+	started := time.Now()
 	res, err := r.finder().Resolve(ctx, opts)
+	r.Metrics.Resolution(res, err, time.Since(started))
 	obj.Status.LastCheckedTime = &metav1.Time{Time: now}
 	obj.Status.LastHandledReconcileAt = requestedAt
+	applyRateLimit(&obj.Status, rateLimitOf(res, err), now)
 	if err != nil {
 		return r.failed(ctx, obj, err)
 	}
@@ -188,7 +194,7 @@ func (r *ImageConfigReconciler) failed(ctx context.Context, obj *imagesv1alpha1.
 	reason, msg := string(ferr.Reason), ferr.Error()
 	switch ferr.Reason {
 	case manifests.RateLimited:
-		markRetrying(obj, reason, msg)
+		markRetrying(obj, reason, rateLimitedMessage(ferr, r.now()))
 		if ferr.RetryAfter > 0 {
 			return ctrl.Result{RequeueAfter: min(ferr.RetryAfter, interval)}, nil
 		}
@@ -284,7 +290,7 @@ func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 	case now.Status == metav1.ConditionTrue && (was == nil || was.Status != metav1.ConditionTrue):
 		evs = append(evs, transitionEvent{corev1.EventTypeNormal, now.Reason, now.Message})
 	}
-	return evs
+	return append(evs, rateLimitEvents(base, obj)...)
 }
 
 func (r *ImageConfigReconciler) finder() Finder {

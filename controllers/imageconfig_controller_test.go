@@ -224,8 +224,11 @@ func TestReconciler(t *testing.T) {
 			}
 			b, g := before.Status, got.Status
 			if g.Digest != b.Digest || g.ManifestDigest != b.ManifestDigest || g.ConfigDigest != b.ConfigDigest || g.ImageRef != b.ImageRef ||
-				g.LayerCount != b.LayerCount || len(g.Layers) != len(b.Layers) || g.Config == nil || len(g.Platforms) != len(b.Platforms) || g.ObservedGeneration != b.ObservedGeneration {
+				g.LayerCount != b.LayerCount || len(g.Layers) != len(b.Layers) || g.Config == nil || len(g.Platforms) != len(b.Platforms) {
 				t.Fatalf("status lost data in the outage:\nbefore %+v\nafter  %+v", b, g)
+			}
+			if g.ObservedGeneration != got.Generation {
+				t.Errorf("observedGeneration = %d, want %d: the retried generation", g.ObservedGeneration, got.Generation)
 			}
 		}
 		var warnings int
@@ -275,8 +278,9 @@ func TestReconciler(t *testing.T) {
 				if s := apimeta.FindStatusCondition(got.Status.Conditions, "Stalled"); s == nil || s.Status != metav1.ConditionTrue || s.Reason != tt.reason {
 					t.Errorf("Stalled = %+v", s)
 				}
-				if got.Status.ObservedGeneration != 0 {
-					t.Errorf("observedGeneration = %d, want 0: nothing of this spec was resolved", got.Status.ObservedGeneration)
+				if got.Status.ObservedGeneration != got.Generation || got.Status.Digest != "" {
+					t.Errorf("observedGeneration = %d, digest %q; want %d (the generation acted on) and no digest: nothing was resolved",
+						got.Status.ObservedGeneration, got.Status.Digest, got.Generation)
 				}
 				st := got.Status
 				if want := h.reg.Host() + tt.requestedRef; st.RequestedImageRef != want || st.RequestedPlatform != tt.requestedPlatform {

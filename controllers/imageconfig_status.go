@@ -36,19 +36,24 @@ func markReady(obj *imagesv1alpha1.ImageConfig, msg string) {
 }
 
 // markRetrying records a transient failure that the controller retries with backoff.
+// Like every verdict on a generation, it sets status.observedGeneration (see markStalled).
 func markRetrying(obj *imagesv1alpha1.ImageConfig, reason, msg string) {
 	setCondition(obj, imagesv1alpha1.ReadyCondition, metav1.ConditionFalse, reason, msg)
 	setCondition(obj, imagesv1alpha1.ReconcilingCondition, metav1.ConditionTrue, imagesv1alpha1.ProgressingReason, "Retrying: "+msg)
 	apimeta.RemoveStatusCondition(&obj.Status.Conditions, imagesv1alpha1.StalledCondition)
+	obj.Status.ObservedGeneration = obj.Generation
 }
 
-// markStalled records a terminal failure. status.observedGeneration stays at the
-// last generation that resolved, so nobody takes the status' digests for the
-// current spec's; the Stalled condition carries this generation.
+// markStalled records a terminal failure. status.observedGeneration becomes this
+// generation, as in Flux: it is the generation the controller last acted on,
+// failures included, so that kstatus reports Failed rather than InProgress after an
+// edit that stalls. The digests in the status still belong to the last successful
+// resolution, which may be of an earlier generation; Ready=True says they are this one's.
 func markStalled(obj *imagesv1alpha1.ImageConfig, reason, msg string) {
 	setCondition(obj, imagesv1alpha1.ReadyCondition, metav1.ConditionFalse, reason, msg)
 	setCondition(obj, imagesv1alpha1.StalledCondition, metav1.ConditionTrue, reason, msg)
 	apimeta.RemoveStatusCondition(&obj.Status.Conditions, imagesv1alpha1.ReconcilingCondition)
+	obj.Status.ObservedGeneration = obj.Generation
 }
 
 // markSuspended leaves what was resolved, and its conditions, as they are. An object

@@ -11,6 +11,9 @@ import (
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/compare"
@@ -125,41 +128,45 @@ func TestConditions(t *testing.T) {
 		mark            func(*imagesv1alpha1.ImageConfig)
 		want            []cond
 		wantObservedGen int64
+		// wantKstatus is kstatus' verdict; a suspended object's last edit (the
+		// suspend) is not acted on, so it stays InProgress, as Flux's do.
+		wantKstatus status.Status
 	}{
-		{"ready from none", "none", markReadyFn, wantReady, gen},
-		{"ready from ready", "ready", markReadyFn, wantReady, gen},
-		{"ready from stalled", "stalled", markReadyFn, wantReady, gen},
-		{"ready from reconciling", "reconciling", markReadyFn, wantReady, gen},
+		{"ready from none", "none", markReadyFn, wantReady, gen, status.CurrentStatus},
+		{"ready from ready", "ready", markReadyFn, wantReady, gen, status.CurrentStatus},
+		{"ready from stalled", "stalled", markReadyFn, wantReady, gen, status.CurrentStatus},
+		{"ready from reconciling", "reconciling", markReadyFn, wantReady, gen, status.CurrentStatus},
 
-		{"retrying from none", "none", markRetryingFn, wantRetrying, 0},
-		{"retrying from ready", "ready", markRetryingFn, wantRetrying, oldGen},
-		{"retrying from stalled", "stalled", markRetryingFn, wantRetrying, oldGen},
-		{"retrying from reconciling", "reconciling", markRetryingFn, wantRetrying, oldGen},
+		// status.observedGeneration is the generation acted on, failures included
+		// (Flux's meaning), so that kstatus sees the verdict on this generation.
+		{"retrying from none", "none", markRetryingFn, wantRetrying, gen, status.InProgressStatus},
+		{"retrying from ready", "ready", markRetryingFn, wantRetrying, gen, status.InProgressStatus},
+		{"retrying from stalled", "stalled", markRetryingFn, wantRetrying, gen, status.InProgressStatus},
+		{"retrying from reconciling", "reconciling", markRetryingFn, wantRetrying, gen, status.InProgressStatus},
 
-		// status.observedGeneration stays at the last generation that resolved.
-		{"stalled from none", "none", markStalledFn, wantStalled, 0},
-		{"stalled from ready", "ready", markStalledFn, wantStalled, oldGen},
-		{"stalled from stalled", "stalled", markStalledFn, wantStalled, oldGen},
-		{"stalled from reconciling", "reconciling", markStalledFn, wantStalled, oldGen},
+		{"stalled from none", "none", markStalledFn, wantStalled, gen, status.FailedStatus},
+		{"stalled from ready", "ready", markStalledFn, wantStalled, gen, status.FailedStatus},
+		{"stalled from stalled", "stalled", markStalledFn, wantStalled, gen, status.FailedStatus},
+		{"stalled from reconciling", "reconciling", markStalledFn, wantStalled, gen, status.FailedStatus},
 
 		{
 			"suspended from none", "none", markSuspended,
-			[]cond{{ready, "Unknown", imagesv1alpha1.SuspendedReason, suspendedMsg, gen}}, 0,
+			[]cond{{ready, "Unknown", imagesv1alpha1.SuspendedReason, suspendedMsg, gen}}, 0, status.InProgressStatus,
 		},
 		{
 			"suspended from ready keeps Ready", "ready", markSuspended,
-			[]cond{{ready, "True", imagesv1alpha1.ResolvedReason, "old", oldGen}}, oldGen,
+			[]cond{{ready, "True", imagesv1alpha1.ResolvedReason, "old", oldGen}}, oldGen, status.InProgressStatus,
 		},
 		{
 			"suspended from stalled keeps Ready and Stalled", "stalled", markSuspended,
 			[]cond{
 				{ready, "False", imagesv1alpha1.NotFoundReason, "gone", oldGen},
 				{stalled, "True", imagesv1alpha1.NotFoundReason, "gone", oldGen},
-			}, oldGen,
+			}, oldGen, status.InProgressStatus,
 		},
 		{
 			"suspended from reconciling drops Reconciling", "reconciling", markSuspended,
-			[]cond{{ready, "False", imagesv1alpha1.UnavailableReason, "503", oldGen}}, oldGen,
+			[]cond{{ready, "False", imagesv1alpha1.UnavailableReason, "503", oldGen}}, oldGen, status.InProgressStatus,
 		},
 	}
 	for _, tt := range tests {
@@ -184,6 +191,13 @@ func TestConditions(t *testing.T) {
 				}
 			}
 			checkKstatusInvariants(t, obj.Status.Conditions)
+			u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := status.Compute(&unstructured.Unstructured{Object: u}); err != nil || res.Status != tt.wantKstatus {
+				t.Errorf("kstatus = %+v (%v), want %s", res, err, tt.wantKstatus)
+			}
 		})
 	}
 }
@@ -640,7 +654,7 @@ func TestPreviousResult(t *testing.T) {
 }
 
 // controllerOwnedStatusFields are the status fields that are not part of a resolution.
-var controllerOwnedStatusFields = []string{"observedGeneration", "requestedImageRef", "requestedPlatform", "conditions", "lastCheckedTime", "lastChangedTime", "lastChange", "lastHandledReconcileAt", "truncated"}
+var controllerOwnedStatusFields = []string{"observedGeneration", "requestedImageRef", "requestedPlatform", "conditions", "lastCheckedTime", "lastChangedTime", "lastChange", "lastHandledReconcileAt", "truncated", "rateLimit"}
 
 // jsonFields maps the JSON names of t's fields to their field and tag options.
 func jsonFields(t reflect.Type) map[string]reflect.StructField {

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# verify-generated.sh regenerates the CRD, RBAC and deepcopy code and fails
+# verify-generated.sh regenerates the CRD, RBAC and deepcopy code
+# and the Helm chart's copies of the CRD and role (hack/sync-chart.sh), and fails
 # when that changed any file, so a stale generated file never passes `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 generated() {
-  find config/crd/bases config/rbac -name '*.yaml' -print0 2>/dev/null
+  find config/crd/bases config/rbac dist/chart/templates/crd -name '*.yaml' -print0 2>/dev/null
+  printf '%s\0' dist/chart/templates/rbac/manager-role.yaml
   find api -name 'zz_generated.*.go' -print0
 }
 snapshot() { generated | sort -z | xargs -0 sha256sum; }
@@ -24,4 +26,4 @@ if [[ "${before}" != "${after}" ]]; then
   echo "verify-generated: review and commit them (make manifests generate)." >&2
   exit 1
 fi
-echo "verify-generated: CRD, RBAC and deepcopy are up to date."
+echo "verify-generated: CRD, RBAC, deepcopy and the chart's copies are up to date."

@@ -166,7 +166,13 @@ type PlatformSpec struct {
 
 // ImageConfigStatus is what the controller resolved for the spec.
 type ImageConfigStatus struct {
-	// observedGeneration is the generation of the spec that was last resolved successfully.
+	// observedGeneration is the generation of the spec the controller last acted on,
+	// successfully or not, as in Flux: with Stalled=True it means the current spec
+	// failed for good; with Reconciling=True, that it is being retried. The digests
+	// and config below belong to the last successful resolution, which is this
+	// generation's only while Ready is True (the Ready condition's own
+	// observedGeneration says which generation its verdict is about).
+	// +kubebuilder:default=0
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -255,6 +261,12 @@ type ImageConfigStatus struct {
 	// +optional
 	AuthSource string `json:"authSource,omitempty"`
 
+	// rateLimit is the pull quota the registry reported in the last answer that
+	// carried Docker Hub's ratelimit-limit and ratelimit-remaining headers (HEAD
+	// answers and 429 refusals included). It is kept when later answers carry none.
+	// +optional
+	RateLimit *RateLimitStatus `json:"rateLimit,omitempty"`
+
 	// truncated says which lists or values were shortened so that the object stays
 	// within the API server's size limit. It is empty when nothing was shortened.
 	// +optional
@@ -277,6 +289,46 @@ type ImageConfigStatus struct {
 	// annotation that the controller acted on.
 	// +optional
 	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+}
+
+// RateLimitStatus is a registry's pull quota, as its rate-limit headers reported it.
+type RateLimitStatus struct {
+	// host is the registry host, with its port, whose answer carried the headers.
+	// +kubebuilder:validation:MaxLength=261
+	// +required
+	Host string `json:"host"`
+
+	// limit is the number of pulls the registry allows per window.
+	// +kubebuilder:validation:Minimum=0
+	// +required
+	Limit int64 `json:"limit"`
+
+	// remaining is the number of pulls left in the current window. On Docker Hub a
+	// manifest GET uses one; a HEAD, which re-checks use, uses none.
+	// +kubebuilder:validation:Minimum=0
+	// +required
+	Remaining int64 `json:"remaining"`
+
+	// window is the length of the quota's window, such as "6h0m0s"; absent when the
+	// registry did not say.
+	// +optional
+	Window *metav1.Duration `json:"window,omitempty"`
+
+	// source is what the quota is counted against, from Docker Hub's
+	// docker-ratelimit-source header: an IP address or an account.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Source string `json:"source,omitempty"`
+
+	// observedAt is when the headers were read. Answers that repeat the same
+	// values do not move it, so that they cost no status write.
+	// +required
+	ObservedAt metav1.Time `json:"observedAt"`
+
+	// lowWarningTime is when the RateLimitLow warning event was last emitted, for
+	// under 10% remaining. It is emitted again at most once per window.
+	// +optional
+	LowWarningTime *metav1.Time `json:"lowWarningTime,omitempty"`
 }
 
 // IndexEntry is one entry of an image index.
@@ -438,7 +490,10 @@ type ImageConfig struct {
 	// +required
 	Spec ImageConfigSpec `json:"spec"`
 
-	// status is what the controller resolved.
+	// status is what the controller resolved. It defaults to observedGeneration 0,
+	// so that kstatus reads a new object as InProgress, not Current, until the
+	// controller has acted on it.
+	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
 	Status ImageConfigStatus `json:"status,omitempty"`
 }

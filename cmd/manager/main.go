@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
@@ -67,6 +68,13 @@ func main() {
 		os.Exit(1)
 	}
 
+	// The registry metrics are served with controller-runtime's, as plain HTTP on
+	// --metrics-bind-address.
+	m, err := controllers.NewMetrics(metrics.Registry)
+	if err != nil {
+		log.Error(err, "Unable to register the metrics")
+		os.Exit(1)
+	}
 	r := &controllers.ImageConfigReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
@@ -75,6 +83,7 @@ func main() {
 		// Re-checks within half an hour skip the authentication handshake; after that
 		// the token has usually expired, and a refresh costs what a handshake does.
 		Sessions: manifests.NewSessions(30*time.Minute, 1000),
+		Metrics:  m,
 	}
 	if err := r.SetupWithManager(mgr, controllers.SetupOptions{MaxConcurrentReconciles: maxConcurrent}); err != nil {
 		log.Error(err, "Unable to create the controller", "controller", "ImageConfig")

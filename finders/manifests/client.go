@@ -115,7 +115,9 @@ func (r *resolver) connect(ctx context.Context) error {
 	key := ""
 	if r.opts.Sessions != nil {
 		key = sessionKey(r.ref, r.opts, a, base)
-		if s := r.opts.Sessions.get(key); s != nil {
+		s := r.opts.Sessions.get(key)
+		r.opts.observer().CacheLookup("sessions", s != nil)
+		if s != nil {
 			r.client = s.client
 			return nil
 		}
@@ -125,7 +127,8 @@ func (r *resolver) connect(ctx context.Context) error {
 	if r.opts.RetryBackoff != nil {
 		backoff = *r.opts.RetryBackoff
 	}
-	var t http.RoundTripper = transport.NewRetry(&guard{inner: base, insecure: r.opts.Insecure},
+	// instrumented sits under the retries, so that each try is observed.
+	var t http.RoundTripper = transport.NewRetry(&guard{inner: &instrumented{inner: base, now: time.Now}, insecure: r.opts.Insecure},
 		transport.WithRetryBackoff(backoff),
 		transport.WithRetryPredicate(isRetryable),
 		transport.WithRetryStatusCodes(retryStatusCodes...))

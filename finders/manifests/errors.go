@@ -60,6 +60,9 @@ type Error struct {
 	Message string
 	// RetryAfter is the registry's Retry-After for RateLimited, or zero when it sent none.
 	RetryAfter time.Duration
+	// RateLimit is the last pull quota a registry reported during the failed
+	// resolution (for a 429, what the refusal said), or nil when none did.
+	RateLimit *RateLimitInfo
 	// Available lists the selectable platforms of the index, for PlatformNotFound.
 	Available []string
 	// Err is the underlying error, if any.

@@ -31,9 +31,11 @@ func start(ctx context.Context, o Options) (*resolver, context.Context, context.
 		o.Timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	r := &resolver{opts: o, ref: ref, want: want}
+	ctx, obs := withObservation(ctx, o.observer())
+	r := &resolver{opts: o, ref: ref, want: want, obs: obs}
 	if err := r.connect(ctx); err != nil {
 		cancel()
+		_, err = r.finish(nil, err)
 		return nil, nil, nil, err
 	}
 	return r, ctx, cancel, nil

@@ -26,6 +26,8 @@ type Observer interface {
 // RateLimitInfo is what a registry said about its pull quota, from Docker Hub's
 // headers "ratelimit-limit: 100;w=21600" and "ratelimit-remaining: 76;w=21600".
 type RateLimitInfo struct {
+	// Host is the host (with port) whose response carried the headers.
+	Host string `json:"host,omitempty"`
 	// Limit is the number of pulls allowed per window.
 	Limit int64 `json:"limit"`
 	// Remaining is the number of pulls left in the current window.

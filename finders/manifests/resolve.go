@@ -40,6 +40,7 @@ type resolver struct {
 	ref              reference
 	want             platforms.Platform
 	client           *http.Client
+	obs              *observation
 }
 
 // Resolve walks the manifest chain of the image named by o: the tag (or digest),
@@ -54,7 +55,7 @@ func Resolve(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer cancel()
-	return r.resolve(ctx)
+	return r.finish(r.resolve(ctx))
 }
 
 func (r *resolver) resolve(ctx context.Context) (*Result, error) {

@@ -92,6 +92,9 @@ type Result struct {
 	RawIndex []byte `json:"-"`
 	// Unchanged is true when a HEAD request confirmed Options.Previous.
 	Unchanged bool `json:"-"`
+	// RateLimit is the last pull quota a registry reported during this resolution,
+	// or nil when no response carried rate-limit headers.
+	RateLimit *RateLimitInfo `json:"-"`
 }
 
 // Summary is what was resolved, in the shape of the ImageConfig status:

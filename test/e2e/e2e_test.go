@@ -314,6 +314,9 @@ spec:
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	// The manager resolves its own image, built by `make image`.
+	checkDogfoodImage(t, admin, ns)
+
 	// The manager never needed more than its role: no permission errors in its log.
 	b, _ := os.ReadFile(logFile.Name())
 	if strings.Contains(string(b), "forbidden") {

@@ -1,0 +1,115 @@
+package controllers
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+)
+
+// Metrics are the manager's registry metrics. They implement manifests.Observer,
+// and are served on the manager's metrics endpoint beside controller-runtime's
+// own when registered with sigs.k8s.io/controller-runtime/pkg/metrics.Registry.
+// Their labels are bounded: host, method, status code, result, cache name; never
+// a repository, tag or credential.
+type Metrics struct {
+	requests           *prometheus.CounterVec
+	requestDuration    *prometheus.HistogramVec
+	resolutions        *prometheus.CounterVec
+	resolutionDuration prometheus.Histogram
+	cacheRequests      *prometheus.CounterVec
+	rateLimitRemaining *prometheus.GaugeVec
+	rateLimitLimit     *prometheus.GaugeVec
+}
+
+var _ manifests.Observer = (*Metrics)(nil)
+
+// NewMetrics creates the collectors and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imageconfig_registry_requests_total",
+			Help: "HTTP requests sent to registries and their token endpoints, by host, method and status code (\"error\" when no response came back).",
+		}, []string{"host", "method", "code"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "imageconfig_registry_request_duration_seconds",
+			Help:    "Time until a registry's response headers arrived, by host and method.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"host", "method"}),
+		resolutions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imageconfig_resolutions_total",
+			Help: "Resolutions of ImageConfigs by result: resolved, unchanged (confirmed by one HEAD), or the failure reason.",
+		}, []string{"result"}),
+		resolutionDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "imageconfig_resolution_duration_seconds",
+			Help:    "Time a resolution took, authentication and retries included.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		cacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imageconfig_cache_requests_total",
+			Help: "Lookups in the manager's caches, by cache and result (hit or miss).",
+		}, []string{"cache", "result"}),
+		rateLimitRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "imageconfig_registry_ratelimit_remaining",
+			Help: "Pulls left in the registry's current window, from its last ratelimit-remaining header.",
+		}, []string{"host"}),
+		rateLimitLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "imageconfig_registry_ratelimit_limit",
+			Help: "Pulls allowed per window by the registry, from its last ratelimit-limit header.",
+		}, []string{"host"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.requestDuration, m.resolutions, m.resolutionDuration, m.cacheRequests, m.rateLimitRemaining, m.rateLimitLimit} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// RegistryRequest implements manifests.Observer.
+func (m *Metrics) RegistryRequest(host, method, code string, d time.Duration) {
+	m.requests.WithLabelValues(host, method, code).Inc()
+	m.requestDuration.WithLabelValues(host, method).Observe(d.Seconds())
+}
+
+// RateLimit implements manifests.Observer.
+func (m *Metrics) RateLimit(host string, info manifests.RateLimitInfo) {
+	m.rateLimitRemaining.WithLabelValues(host).Set(float64(info.Remaining))
+	m.rateLimitLimit.WithLabelValues(host).Set(float64(info.Limit))
+}
+
+// CacheLookup implements manifests.Observer.
+func (m *Metrics) CacheLookup(cache string, hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.cacheRequests.WithLabelValues(cache, result).Inc()
+}
+
+// Resolution counts one call of the finder: "resolved", "unchanged", or the
+// failure's reason (manifests.Reason, a bounded set).
+// It does nothing when m is nil.
+func (m *Metrics) Resolution(res *manifests.Result, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	result := "resolved"
+	switch {
+	case err != nil:
+		result = string(manifests.ReasonOf(err))
+	case res.Unchanged:
+		result = "unchanged"
+	}
+	m.resolutions.WithLabelValues(result).Inc()
+	m.resolutionDuration.Observe(d.Seconds())
+}
+
+// observer returns m as an Observer, or nil when m is nil.
+func (m *Metrics) observer() manifests.Observer {
+	if m == nil {
+		return nil
+	}
+	return m
+}
