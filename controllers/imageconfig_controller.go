@@ -111,6 +111,7 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alpha1.ImageConfig) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	interval := obj.GetInterval()
+	setRequested(obj)
 
 	if obj.Spec.Suspend {
 		log.V(1).Info("Suspended, not contacting the registry")

@@ -145,6 +145,18 @@ func previousResult(st *imagesv1alpha1.ImageConfigStatus) *manifests.Result {
 	return &manifests.Result{Summary: s}
 }
 
+// setRequested records what the spec asks for, before any registry request, so
+// that an object that never resolved still shows its image and platform. The
+// resolved fields (imageRef, platform) are written only on success. A spec that
+// names no valid image clears them; its Ready condition says why.
+func setRequested(obj *imagesv1alpha1.ImageConfig) {
+	ref, platform, err := manifests.Requested(options(obj))
+	if err != nil {
+		ref, platform = "", ""
+	}
+	obj.Status.RequestedImageRef, obj.Status.RequestedPlatform = ref, platform
+}
+
 // options builds the finder's input from the spec.
 func options(obj *imagesv1alpha1.ImageConfig) manifests.Options {
 	p := obj.Spec.Platform

@@ -654,7 +654,7 @@ func TestPreviousResult(t *testing.T) {
 }
 
 // controllerOwnedStatusFields are the status fields that are not part of a resolution.
-var controllerOwnedStatusFields = []string{"observedGeneration", "conditions", "lastCheckedTime", "lastChangedTime", "lastChange", "lastHandledReconcileAt", "truncated", "rateLimit"}
+var controllerOwnedStatusFields = []string{"observedGeneration", "requestedImageRef", "requestedPlatform", "conditions", "lastCheckedTime", "lastChangedTime", "lastChange", "lastHandledReconcileAt", "truncated", "rateLimit"}
 
 // jsonFields maps the JSON names of t's fields to their field and tag options.
 func jsonFields(t reflect.Type) map[string]reflect.StructField {

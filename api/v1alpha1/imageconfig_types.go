@@ -176,6 +176,18 @@ type ImageConfigStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// requestedImageRef is the canonical reference that the spec asks for, such as
+	// "index.docker.io/library/nginx:1.27". It is written before the registry is
+	// contacted, so that an object that never resolved still shows what it asks for.
+	// +optional
+	RequestedImageRef string `json:"requestedImageRef,omitempty"`
+
+	// requestedPlatform is the platform that the spec asks for, normalised, as
+	// os/architecture[/variant], such as "linux/arm64/v8". It is written before the
+	// registry is contacted; platform is what was resolved.
+	// +optional
+	RequestedPlatform string `json:"requestedPlatform,omitempty"`
+
 	// conditions are Ready, Reconciling and Stalled, following kstatus.
 	// +listType=map
 	// +listMapKey=type
@@ -459,11 +471,12 @@ type Layer struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=imgcfg
-// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.imageRef`
-// +kubebuilder:printcolumn:name="Platform",type=string,JSONPath=`.status.platform`
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.requestedImageRef`
+// +kubebuilder:printcolumn:name="Platform",type=string,JSONPath=`.status.requestedPlatform`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.digest`,priority=1
+// +kubebuilder:printcolumn:name="Resolved",type=string,JSONPath=`.status.platform`,priority=1
 // +kubebuilder:printcolumn:name="Changed",type=date,JSONPath=`.status.lastChangedTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ImageConfig struct {

@@ -32,6 +32,7 @@ func init() {
 func main() {
 	var (
 		metricsAddr, probeAddr  string
+		uiAddr                  string
 		leaderElect, insecure   bool
 		maxConcurrent, apiBurst int
 		apiQPS                  float64
@@ -49,6 +50,7 @@ func main() {
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "How many ImageConfigs are resolved at once.")
 	flag.Float64Var(&apiQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&apiBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
+	flag.StringVar(&uiAddr, "ui-bind-address", "0", "The address the read-only web UI binds to, such as :8082 or 127.0.0.1:8082. \"0\" disables it. It shows image metadata to whoever reaches the port.")
 	flag.BoolVar(&insecure, "allow-insecure-registries", false, "Honour spec.insecure: allow plain HTTP to registries whose ImageConfigs ask for it.")
 	flag.StringVar(&allowedRegistries, "allowed-registries", "", "Comma-separated registry host globs, such as *.docker.io,ghcr.io,registry.internal:5000, that registries, redirects and token realms must match. Empty allows any host.")
 	flag.StringVar(&deniedNetworks, "denied-networks", netpolicy.DefaultDeniedNetworks, "Comma-separated CIDRs never connected to, checked when dialling, after DNS. --denied-networks=\"\" allows every network.")
@@ -112,6 +114,12 @@ func main() {
 	if err := r.SetupWithManager(mgr, controllers.SetupOptions{MaxConcurrentReconciles: maxConcurrent}); err != nil {
 		log.Error(err, "Unable to create the controller", "controller", "ImageConfig")
 		os.Exit(1)
+	}
+	if uiAddr != "0" {
+		if err := addUI(mgr, uiAddr); err != nil {
+			log.Error(err, "Unable to set up the web UI", "address", uiAddr)
+			os.Exit(1)
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		log.Error(err, "Unable to set up the health check")

@@ -300,7 +300,7 @@ spec:
 
 	wide := admin.must("", "get", "-n", ns, "imgcfg", "-o", "wide")
 	header := strings.Fields(strings.SplitN(wide, "\n", 2)[0])
-	if strings.Join(header, " ") != "NAME IMAGE PLATFORM READY STATUS DIGEST CHANGED AGE" {
+	if strings.Join(header, " ") != "NAME IMAGE PLATFORM READY STATUS DIGEST RESOLVED CHANGED AGE" {
 		t.Errorf("kubectl get -o wide columns = %v", header)
 	}
 	if !strings.Contains(wide, indexDigest.String()) || !strings.Contains(wide, "True") {
@@ -308,6 +308,10 @@ spec:
 	}
 	if out := admin.must("", "get", "-n", ns, "imgcfg", "missing", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}"); out != "NotFound" {
 		t.Errorf("missing tag: Ready reason = %q, want NotFound", out)
+	}
+	// A failing object still shows the image and platform it asks for.
+	if out := admin.must("", "get", "-n", ns, "imgcfg", "missing", "--no-headers", "-o", "custom-columns=IMAGE:.status.requestedImageRef,PLATFORM:.status.requestedPlatform,RESOLVED:.status.platform"); !strings.Contains(out, "/demo/hello:") || !strings.Contains(out, "linux/") || !strings.HasSuffix(strings.TrimSpace(out), "<none>") {
+		t.Errorf("missing tag: columns = %q, want the requested image and platform, and no resolved platform", out)
 	}
 
 	explain := admin.must("", "explain", "imageconfig.spec.platform")
