@@ -75,6 +75,11 @@ test-e2e: build ## Run the manager as a process against envtest and drive it wit
 	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" MANAGER_BIN="$(CURDIR)/bin/manager" go test -tags e2e -count=1 $(GO_TEST_FLAGS) ./test/e2e/...
 
+.PHONY: test-ui
+test-ui: ## Drive the manager's web UI in headless chromium (needs the chromium package); screenshots go to bin/ui-screenshots/.
+	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go test -tags ui -count=1 $(GO_TEST_FLAGS) ./test/ui/...
+
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures (time, allocations, registry requests per resolution).
 	go test -run '^$$' -bench . -benchmem ./finders/...
@@ -93,7 +98,7 @@ bench-scale: build ## Fleet benchmark (not in make test): N objects over M tags,
 	go test -tags scale -count=1 -timeout 30m -run TestScale -v $(GO_TEST_FLAGS) ./test/scale/ | grep -E '^bench-scale|FAIL|scale_test.go'
 
 FUZZTIME ?= 20s
-FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms
+FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms ./finders/compare
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.
 	@for p in $(FUZZ_PACKAGES); do \

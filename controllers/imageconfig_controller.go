@@ -26,6 +26,7 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
 // ImageConfigReconciler resolves ImageConfigs through their registries.
@@ -39,6 +40,9 @@ type ImageConfigReconciler struct {
 
 	// Finder resolves images; RegistryFinder when nil.
 	Finder Finder
+	// FetchRaw fetches the bytes of a resolution by digest, for the export;
+	// manifests.FetchRaw when nil.
+	FetchRaw RawFetcher
 	// Recorder emits events on transitions.
 	Recorder events.EventRecorder
 	// AllowInsecureRegistries honours spec.insecure; without it such objects are not Ready.
@@ -47,6 +51,9 @@ type ImageConfigReconciler struct {
 	UserAgent string
 	// Transport is the base HTTP transport for registries; nil means the default.
 	Transport http.RoundTripper
+	// Network says where registry requests may go (--allowed-registries,
+	// --denied-networks); a refusal is RegistryNotAllowed. Nil allows everything.
+	Network *netpolicy.Policy
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 	// Sessions keeps authenticated registry transports between reconciles, so that a
@@ -104,6 +111,7 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alpha1.ImageConfig) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	interval := obj.GetInterval()
+	setRequested(obj)
 
 	if obj.Spec.Suspend {
 		log.V(1).Info("Suspended, not contacting the registry")
@@ -137,6 +145,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	opts.Credentials = sources
 	opts.Sessions = r.Sessions
 	opts.HeadWindow = headWindow(obj)
+	opts.Network = r.Network
 	opts.Transport = r.Transport
 	if transport != nil {
 		opts.Transport = transport
@@ -153,11 +162,16 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	}
 	r.credentialFailures.Delete(client.ObjectKeyFromObject(obj))
 
+	prev := previousResult(&obj.Status)
 	checked := checkedAt(res.CheckedAt, now)
 	obj.Status.LastCheckedTime = &metav1.Time{Time: checked}
 	applyResult(&obj.Status, res, now)
+	recordChange(&obj.Status, prev, res, moveSubject(obj), now)
 	markReady(obj, readyMessage(res))
 	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
+	if err := r.export(ctx, obj, res, opts); err != nil {
+		return ctrl.Result{}, err
+	}
 	return ctrl.Result{RequeueAfter: recheckInterval(obj) - now.Sub(checked)}, nil
 }
 
@@ -236,7 +250,8 @@ func untilDue(obj *imagesv1alpha1.ImageConfig, now time.Time) time.Duration {
 	case obj.Generation != st.ObservedGeneration,
 		obj.GetAnnotations()[imagesv1alpha1.ReconcileRequestAnnotation] != st.LastHandledReconcileAt,
 		!apimeta.IsStatusConditionTrue(st.Conditions, imagesv1alpha1.ReadyCondition),
-		st.LastCheckedTime == nil:
+		st.LastCheckedTime == nil,
+		exportRetryDue(obj):
 		return 0
 	}
 	if wait := st.LastCheckedTime.Add(recheckInterval(obj)).Sub(now); wait > time.Second {
@@ -273,12 +288,9 @@ type transitionEvent struct {
 func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 	var evs []transitionEvent
 	old, cur := base.Status, obj.Status
-	if old.Digest != "" && cur.Digest != old.Digest && old.ImageRef == cur.ImageRef {
-		what := "tag " + obj.Spec.Tag
-		if obj.Spec.Tag == "" && obj.Spec.Digest == "" {
-			what = "tag " + imagesv1alpha1.DefaultTag
-		}
-		evs = append(evs, transitionEvent{corev1.EventTypeNormal, "DigestChanged", fmt.Sprintf("%s moved from %s to %s", what, old.Digest, cur.Digest)})
+	if lc := cur.LastChange; lc != nil && (old.LastChange == nil || !lc.Time.Equal(&old.LastChange.Time)) {
+		// recordChange found a move of the tag in this reconcile.
+		evs = append(evs, transitionEvent{corev1.EventTypeNormal, imagesv1alpha1.DigestChangedEvent, lc.Summary})
 	}
 	was := apimeta.FindStatusCondition(old.Conditions, imagesv1alpha1.ReadyCondition)
 	now := apimeta.FindStatusCondition(cur.Conditions, imagesv1alpha1.ReadyCondition)

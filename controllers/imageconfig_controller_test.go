@@ -20,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/compare"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
@@ -126,8 +127,8 @@ func TestReconciler(t *testing.T) {
 		switch {
 		case st.ObservedGeneration != got.Generation:
 			t.Errorf("observedGeneration = %d, want %d", st.ObservedGeneration, got.Generation)
-		case st.ImageRef != h.reg.Host()+"/demo/hello:1.0":
-			t.Errorf("imageRef = %q", st.ImageRef)
+		case st.ImageRef != h.reg.Host()+"/demo/hello:1.0" || st.RequestedImageRef != st.ImageRef || st.RequestedPlatform != "linux/arm/v7":
+			t.Errorf("imageRef = %q, requested %q %q", st.ImageRef, st.RequestedImageRef, st.RequestedPlatform)
 		case st.Digest != h.index || st.MediaType != string(types.OCIImageIndex):
 			t.Errorf("digest = %s %s", st.Digest, st.MediaType)
 		case st.ManifestDigest != h.images["linux/arm/v7"] || st.Platform != "linux/arm/v7":
@@ -191,11 +192,11 @@ func TestReconciler(t *testing.T) {
 		if !got.Status.LastChangedTime.After(changedBefore.Time) {
 			t.Errorf("lastChangedTime did not move: %v -> %v", changedBefore, got.Status.LastChangedTime)
 		}
-		want := "tag 1.0 moved from " + h.index + " to " + moved
+		want := "tag 1.0 moved " + compare.ShortDigest(h.index) + " → " + compare.ShortDigest(moved) + ": "
 		var found bool
 		for _, e := range h.rec.of(obj) {
 			if e.reason == "DigestChanged" {
-				found = e.note == want && e.eventType == "Normal"
+				found = strings.HasPrefix(e.note, want) && e.eventType == "Normal"
 			}
 		}
 		if !found {
@@ -245,12 +246,19 @@ func TestReconciler(t *testing.T) {
 		tests := []struct {
 			name, reason, msg string
 			mutate            func(*imagesv1alpha1.ImageConfigSpec)
+			// requested is the image and platform the failing object must still show.
+			requestedRef, requestedPlatform string
 		}{
-			{"unknown tag", "NotFound", "nope", func(s *imagesv1alpha1.ImageConfigSpec) { s.Tag = "nope" }},
+			{"unknown tag", "NotFound", "nope", func(s *imagesv1alpha1.ImageConfigSpec) { s.Tag = "nope" }, "/demo/hello:nope", "linux/arm/v7"},
 			{"platform not in the index", "PlatformNotFound", "available: linux/amd64, linux/arm64/v8, linux/arm/v7, linux/arm/v6, linux/s390x, windows/amd64",
 				func(s *imagesv1alpha1.ImageConfigSpec) {
 					s.Platform = imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "ppc64le"}
-				}},
+				}, "/demo/hello:1.0", "linux/ppc64le"},
+			{"unknown repository, platform alias", "NotFound", "demo/missing",
+				func(s *imagesv1alpha1.ImageConfigSpec) {
+					s.Repository = "demo/missing"
+					s.Platform = imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "aarch64"}
+				}, "/demo/missing:1.0", "linux/arm64/v8"},
 		}
 		h := newHarness(t, env)
 		for i, tt := range tests {
@@ -273,6 +281,13 @@ func TestReconciler(t *testing.T) {
 				if got.Status.ObservedGeneration != got.Generation || got.Status.Digest != "" {
 					t.Errorf("observedGeneration = %d, digest %q; want %d (the generation acted on) and no digest: nothing was resolved",
 						got.Status.ObservedGeneration, got.Status.Digest, got.Generation)
+				}
+				st := got.Status
+				if want := h.reg.Host() + tt.requestedRef; st.RequestedImageRef != want || st.RequestedPlatform != tt.requestedPlatform {
+					t.Errorf("requested = %q %q, want %q %q: a failing object shows what it asks for", st.RequestedImageRef, st.RequestedPlatform, want, tt.requestedPlatform)
+				}
+				if st.ImageRef != "" || st.Platform != "" || st.Digest != "" {
+					t.Errorf("resolved fields imageRef=%q platform=%q digest=%q, want empty: nothing resolved", st.ImageRef, st.Platform, st.Digest)
 				}
 				if s := apimeta.FindStatusCondition(got.Status.Conditions, "Stalled"); s == nil || s.ObservedGeneration != got.Generation {
 					t.Errorf("the Stalled condition does not carry generation %d: %+v", got.Generation, s)
@@ -321,6 +336,9 @@ func TestReconciler(t *testing.T) {
 		}
 		if c := ready(got); c == nil || c.Reason != "InsecureNotAllowed" || !strings.Contains(c.Message, "--allow-insecure-registries") {
 			t.Errorf("Ready = %+v", c)
+		}
+		if st := got.Status; st.RequestedImageRef != h.reg.Host()+"/demo/hello:1.0" || st.RequestedPlatform != "linux/arm/v7" {
+			t.Errorf("requested = %q %q: an object refused before any request still shows what it asks for", st.RequestedImageRef, st.RequestedPlatform)
 		}
 	})
 
@@ -428,8 +446,16 @@ func TestManager(t *testing.T) {
 		moved := f.reg.PushImage(t, "demo/hello", "1.0", testregistry.Image(t, testregistry.ImageSpec{Layers: []string{"new"}})).String()
 		f.g.Eventually(func() string { return get(f, "mover").Status.Digest }, 15*time.Second, 200*time.Millisecond).Should(Equal(moved))
 		f.g.Expect(get(f, "mover").Status.LastChangedTime.After(changed.Time)).To(BeTrue(), "lastChangedTime did not advance")
-		f.g.Eventually(func() []recordedEvent { return rec.of(obj) }, 5*time.Second).Should(ContainElement(
-			recordedEvent{obj.Namespace + "/mover", "Normal", "DigestChanged", "tag 1.0 moved from " + f.index + " to " + moved}))
+		want := "tag 1.0 moved " + compare.ShortDigest(f.index) + " → " + compare.ShortDigest(moved) + ": "
+		f.g.Eventually(func() []string {
+			var notes []string
+			for _, e := range rec.of(obj) {
+				if e.eventType == "Normal" && e.reason == "DigestChanged" {
+					notes = append(notes, e.note)
+				}
+			}
+			return notes
+		}, 5*time.Second).Should(ContainElement(HavePrefix(want)))
 	})
 
 	t.Run("the registry stops, then comes back", func(t *testing.T) {

@@ -106,6 +106,7 @@ func applyResult(st *imagesv1alpha1.ImageConfigStatus, res *manifests.Result, no
 	st.LayerHistoryNote = s.LayerHistoryNote
 	st.LayerCount = s.LayerCount
 	st.TotalSize = s.TotalSize
+	st.BaseImage = (*imagesv1alpha1.BaseImage)(s.BaseImage)
 	st.AuthSource = s.AuthSource
 	// A result confirmed from the previous status was already cut to fit: keep its note.
 	if note := fitStatus(st); note != "" || !res.Unchanged {
@@ -123,7 +124,7 @@ func previousResult(st *imagesv1alpha1.ImageConfigStatus) *manifests.Result {
 		ImageRef: st.ImageRef, Digest: st.Digest, MediaType: st.MediaType,
 		ManifestDigest: st.ManifestDigest, ConfigDigest: st.ConfigDigest, Platform: st.Platform,
 		LayerHistoryNote: st.LayerHistoryNote, LayerCount: st.LayerCount, TotalSize: st.TotalSize,
-		AuthSource: st.AuthSource,
+		AuthSource: st.AuthSource, BaseImage: (*manifests.BaseImage)(st.BaseImage),
 	}
 	for _, e := range st.Platforms {
 		s.Platforms = append(s.Platforms, manifests.IndexEntry(e))
@@ -142,6 +143,18 @@ func previousResult(st *imagesv1alpha1.ImageConfigStatus) *manifests.Result {
 		})
 	}
 	return &manifests.Result{Summary: s}
+}
+
+// setRequested records what the spec asks for, before any registry request, so
+// that an object that never resolved still shows its image and platform. The
+// resolved fields (imageRef, platform) are written only on success. A spec that
+// names no valid image clears them; its Ready condition says why.
+func setRequested(obj *imagesv1alpha1.ImageConfig) {
+	ref, platform, err := manifests.Requested(options(obj))
+	if err != nil {
+		ref, platform = "", ""
+	}
+	obj.Status.RequestedImageRef, obj.Status.RequestedPlatform = ref, platform
 }
 
 // options builds the finder's input from the spec.

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/compare"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
@@ -250,13 +251,13 @@ func TestTransitionEvents(t *testing.T) {
 			tag:  "1.27",
 			old:  state{ref, digestA, &readyTrue},
 			cur:  state{ref, digestB, &readyTrue},
-			want: []transitionEvent{{"Normal", "DigestChanged", "tag 1.27 moved from " + digestA + " to " + digestB}},
+			want: []transitionEvent{{"Normal", "DigestChanged", "tag 1.27 moved " + compare.ShortDigest(digestA) + " → " + compare.ShortDigest(digestB) + ": same config fields and layers"}},
 		},
 		{
 			name: "default tag moved",
 			old:  state{"index.docker.io/library/nginx:latest", digestA, &readyTrue},
 			cur:  state{"index.docker.io/library/nginx:latest", digestB, &readyTrue},
-			want: []transitionEvent{{"Normal", "DigestChanged", "tag latest moved from " + digestA + " to " + digestB}},
+			want: []transitionEvent{{"Normal", "DigestChanged", "tag latest moved " + compare.ShortDigest(digestA) + " → " + compare.ShortDigest(digestB) + ": same config fields and layers"}},
 		},
 		{
 			name: "spec edit changed the reference",
@@ -276,7 +277,7 @@ func TestTransitionEvents(t *testing.T) {
 			old:  state{ref, digestA, &unavailable},
 			cur:  state{ref, digestB, &readyTrue},
 			want: []transitionEvent{
-				{"Normal", "DigestChanged", "tag 1.27 moved from " + digestA + " to " + digestB},
+				{"Normal", "DigestChanged", "tag 1.27 moved " + compare.ShortDigest(digestA) + " → " + compare.ShortDigest(digestB) + ": same config fields and layers"},
 				{"Normal", imagesv1alpha1.ResolvedReason, "Resolved it"},
 			},
 		},
@@ -341,7 +342,18 @@ func TestTransitionEvents(t *testing.T) {
 				}
 				return o
 			}
-			got := transitionEvents(mk(tt.old), mk(tt.cur))
+			// The reconciler records a change before the events are computed.
+			base, obj := mk(tt.old), mk(tt.cur)
+			result := func(s state) *manifests.Result {
+				if s.digest == "" {
+					return nil
+				}
+				return &manifests.Result{Summary: manifests.Summary{ImageRef: s.imageRef, Digest: s.digest}}
+			}
+			if res := result(tt.cur); res != nil {
+				recordChange(&obj.Status, result(tt.old), res, moveSubject(obj), time.Now())
+			}
+			got := transitionEvents(base, obj)
 			if len(got) != len(tt.want) || (len(got) > 0 && !reflect.DeepEqual(got, tt.want)) {
 				t.Errorf("events:\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -439,6 +451,7 @@ func fullSummary() manifests.Summary {
 		LayerHistoryNote: "history has 9 entries that create layers, the manifest has 2 layers",
 		LayerCount:       2,
 		TotalSize:        28000627,
+		BaseImage:        &manifests.BaseImage{Name: "docker.io/library/debian:bookworm-slim", Digest: digestB},
 		AuthSource:       "secret/pull",
 	}
 }
@@ -494,6 +507,7 @@ func statusSummary(st imagesv1alpha1.ImageConfigStatus) imagesv1alpha1.ImageConf
 	st.Conditions = nil
 	st.LastCheckedTime = nil
 	st.LastChangedTime = nil
+	st.LastChange = nil
 	st.LastHandledReconcileAt = ""
 	return st
 }
@@ -638,7 +652,7 @@ func TestPreviousResult(t *testing.T) {
 }
 
 // controllerOwnedStatusFields are the status fields that are not part of a resolution.
-var controllerOwnedStatusFields = []string{"observedGeneration", "conditions", "lastCheckedTime", "lastChangedTime", "lastHandledReconcileAt", "truncated", "rateLimit"}
+var controllerOwnedStatusFields = []string{"observedGeneration", "requestedImageRef", "requestedPlatform", "conditions", "lastCheckedTime", "lastChangedTime", "lastChange", "lastHandledReconcileAt", "truncated", "rateLimit"}
 
 // jsonFields maps the JSON names of t's fields to their field and tag options.
 func jsonFields(t reflect.Type) map[string]reflect.StructField {

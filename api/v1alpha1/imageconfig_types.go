@@ -113,6 +113,10 @@ type ImageConfigSpec struct {
 	// +kubebuilder:default=false
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// export, when set, writes the resolved bytes to a ConfigMap in this namespace.
+	// +optional
+	Export *ExportSpec `json:"export,omitempty"`
 }
 
 // LocalObjectReference names an object in the same namespace.
@@ -171,6 +175,18 @@ type ImageConfigStatus struct {
 	// +kubebuilder:default=0
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// requestedImageRef is the canonical reference that the spec asks for, such as
+	// "index.docker.io/library/nginx:1.27". It is written before the registry is
+	// contacted, so that an object that never resolved still shows what it asks for.
+	// +optional
+	RequestedImageRef string `json:"requestedImageRef,omitempty"`
+
+	// requestedPlatform is the platform that the spec asks for, normalised, as
+	// os/architecture[/variant], such as "linux/arm64/v8". It is written before the
+	// registry is contacted; platform is what was resolved.
+	// +optional
+	RequestedPlatform string `json:"requestedPlatform,omitempty"`
 
 	// conditions are Ready, Reconciling and Stalled, following kstatus.
 	// +listType=map
@@ -232,6 +248,13 @@ type ImageConfigStatus struct {
 	// +optional
 	TotalSize int64 `json:"totalSize,omitempty"`
 
+	// baseImage is the image this one was built on, as declared by the annotations
+	// org.opencontainers.image.base.name and .base.digest (on the platform manifest,
+	// else on the index entry, else as config labels). It is empty when none is
+	// declared: the base is never guessed, and the layers that come from it are not marked.
+	// +optional
+	BaseImage *BaseImage `json:"baseImage,omitempty"`
+
 	// authSource names where the credentials of the last resolution came from:
 	// "anonymous", "secret/<name>" or "serviceAccount/<name>". It is the only
 	// credential information in the status.
@@ -256,6 +279,11 @@ type ImageConfigStatus struct {
 	// lastChangedTime is when digest last changed.
 	// +optional
 	LastChangedTime *metav1.Time `json:"lastChangedTime,omitempty"`
+
+	// lastChange reports what changed the last time a re-check found that the tag
+	// had moved. Re-checks that find nothing new leave it as it is.
+	// +optional
+	LastChange *ImageChange `json:"lastChange,omitempty"`
 
 	// lastHandledReconcileAt is the last value of the images.imageconfig.dev/requested-at
 	// annotation that the controller acted on.
@@ -443,11 +471,13 @@ type Layer struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=imgcfg
-// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.imageRef`
-// +kubebuilder:printcolumn:name="Platform",type=string,JSONPath=`.status.platform`
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.requestedImageRef`
+// +kubebuilder:printcolumn:name="Platform",type=string,JSONPath=`.status.requestedPlatform`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.digest`,priority=1
+// +kubebuilder:printcolumn:name="Resolved",type=string,JSONPath=`.status.platform`,priority=1
+// +kubebuilder:printcolumn:name="Changed",type=date,JSONPath=`.status.lastChangedTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ImageConfig struct {
 	metav1.TypeMeta `json:",inline"`

@@ -94,7 +94,7 @@ func TestCLI(t *testing.T) {
 	})
 
 	t.Run("summary uses the status field names", func(t *testing.T) {
-		r := imageconfig(t, "summary", ref, "--insecure", "--platform=linux/arm64")
+		r := imageconfig(t, "summary", ref, "--insecure", "--platform=linux/arm64", "-o", "json")
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
@@ -147,12 +147,16 @@ func TestCLI(t *testing.T) {
 	}{
 		{"platform not found lists the available ones", []string{"config", "--insecure", ref, "--platform", "linux/ppc64le"}, 1, "available: linux/amd64, linux/arm64/v8, linux/arm/v7, linux/arm/v6, linux/s390x, windows/amd64"},
 		{"unknown tag", []string{"config", "--insecure", reg.Host() + "/some/repo:nope"}, 1, "NotFound"},
-		{"plain HTTP without --insecure", []string{"config", ref}, 1, "insecure"},
-		{"no REF", []string{"config"}, 2, "want a command and one REF"},
+		{"plain HTTP without --insecure", []string{"config", ref}, 1, "pass --insecure"},
+		{"no command", nil, 2, "want a command"},
+		{"no REF", []string{"config"}, 2, "want one REF"},
+		{"two REFs where one is expected", []string{"summary", ref, ref}, 2, "want one REF, got 2 arguments"},
 		{"unknown command", []string{"show", ref}, 2, `unknown command "show"`},
 		{"bad platform", []string{"config", ref, "--platform", "linux"}, 2, "--platform"},
-		{"bad flag", []string{"config", ref, "--nope"}, 2, "flag provided but not defined"},
+		{"bad flag", []string{"config", ref, "--nope"}, 2, "unknown flag: --nope"},
+		{"bad flag value", []string{"config", ref, "--timeout", "soon"}, 2, "--timeout"},
 		{"bad reference", []string{"config", "UPPER/case"}, 2, "invalid"},
+		{"version takes no REF", []string{"version", ref}, 2, "takes no arguments"},
 	}
 	for _, tt := range errorTests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,4 +176,40 @@ func TestCLI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHelp checks the conventions of the command line: --flag spelling and an
+// example in every command's help, shell completion and a version.
+func TestHelp(t *testing.T) {
+	for _, cmd := range []string{"config", "summary", "platforms", "digest", "layers", "diff"} {
+		t.Run(cmd, func(t *testing.T) {
+			r := imageconfig(t, cmd, "--help")
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			for _, want := range []string{"Usage:\n  imageconfig " + cmd + " REF", "Examples:\n  imageconfig " + cmd + " ", "--insecure", "--ca-file string", "--platform string"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("help lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			if strings.Contains(r.stdout, " -ca-file") || strings.Contains(r.stdout, " -insecure") {
+				t.Errorf("help spells a flag with one dash:\n%s", r.stdout)
+			}
+		})
+	}
+	t.Run("completion bash", func(t *testing.T) {
+		r := imageconfig(t, "completion", "bash")
+		if r.code != 0 || !strings.Contains(r.stdout, "__start_imageconfig") {
+			t.Errorf("exit %d, stdout %.200q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+		if r := imageconfig(t, "completion", "--help"); !strings.Contains(r.stdout, "Examples:\n  source <(imageconfig completion bash)") {
+			t.Errorf("completion --help has no example:\n%s", r.stdout)
+		}
+	})
+	t.Run("version", func(t *testing.T) {
+		r := imageconfig(t, "version")
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "imageconfig ") || strings.Count(r.stdout, "\n") != 1 {
+			t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
 }

@@ -21,8 +21,9 @@ func TestPlainHTTP(t *testing.T) {
 	}
 	reg.Log().Reset()
 	r := imageconfig(t, "digest", ref)
-	if r.code != 1 || !strings.Contains(r.stderr, "insecure") || !strings.Contains(r.stderr, reg.Host()) {
-		t.Errorf("without --insecure: exit %d, stderr %q; want 1 and a hint naming the registry", r.code, r.stderr)
+	want := "imageconfig: Unsupported: registry " + reg.Host() + " answers plain HTTP, not HTTPS; pass --insecure to allow plain HTTP\n"
+	if r.code != 1 || r.stderr != want {
+		t.Errorf("without --insecure: exit %d, stderr %q; want 1 and %q", r.code, r.stderr, want)
 	}
 	for _, req := range reg.Log().Requests() {
 		if req.Path != "/v2/" {

@@ -21,6 +21,7 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/controllers"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
 var scheme = runtime.NewScheme()
@@ -33,11 +34,19 @@ func init() {
 func main() {
 	var (
 		metricsAddr, probeAddr  string
+		uiAddr                  string
 		leaderElect, insecure   bool
 		maxConcurrent, apiBurst int
 		apiQPS                  float64
 		pprofAddr, watchLabels  string
 		contentCacheSize        string
+		allowedRegistries       string
+		deniedNetworks          string
+		leaseDuration           time.Duration
+		renewDeadline           time.Duration
+		retryPeriod             time.Duration
+		leaderNamespace         string
+		userAgent               string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, such as :8080. \"0\" disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the healthz and readyz endpoints bind to.")
@@ -48,8 +57,16 @@ func main() {
 	flag.IntVar(&apiBurst, "kube-api-burst", 600, "Burst of queries to the Kubernetes API server.")
 	flag.StringVar(&contentCacheSize, "content-cache-size", "64Mi", "Bytes of manifests, indexes and config blobs kept in memory, shared by every ImageConfig, such as 64Mi. 0 disables the cache.")
 	flag.StringVar(&watchLabels, "watch-label-selector", "", "Resolve only the ImageConfigs this label selector selects, such as "+controllers.ShardLabel+"=shard1, or !"+controllers.ShardLabel+" for the main instance of a sharded set-up. Empty resolves all.")
+	flag.StringVar(&uiAddr, "ui-bind-address", "0", "The address the read-only web UI binds to, such as :8082 or 127.0.0.1:8082. \"0\" disables it. It shows image metadata to whoever reaches the port.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address the pprof endpoints bind to, such as 127.0.0.1:6060. \"0\" disables them.")
 	flag.BoolVar(&insecure, "allow-insecure-registries", false, "Honour spec.insecure: allow plain HTTP to registries whose ImageConfigs ask for it.")
+	flag.StringVar(&allowedRegistries, "allowed-registries", "", "Comma-separated registry host globs, such as *.docker.io,ghcr.io,registry.internal:5000, that registries, redirects and token realms must match. Empty allows any host.")
+	flag.StringVar(&deniedNetworks, "denied-networks", netpolicy.DefaultDeniedNetworks, "Comma-separated CIDRs never connected to, checked when dialling, after DNS. --denied-networks=\"\" allows every network.")
+	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a non-leader waits before it may take over a lease that was not renewed.")
+	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps retrying to renew its lease before it gives up leadership.")
+	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often leader-election clients retry to acquire or renew the lease.")
+	flag.StringVar(&leaderNamespace, "leader-elect-namespace", "", "The namespace of the leader-election lease; empty means the manager's own namespace, which only exists in a cluster.")
+	flag.StringVar(&userAgent, "user-agent", "imageconfig-operator", "The User-Agent sent to registries.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -67,6 +84,11 @@ func main() {
 		log.Error(fmt.Errorf("--content-cache-size %q is not a size such as 64Mi", contentCacheSize), "Invalid flag")
 		os.Exit(2)
 	}
+	network, err := netpolicy.Parse(allowedRegistries, deniedNetworks)
+	if err != nil {
+		log.Error(err, "Invalid network policy")
+		os.Exit(2)
+	}
 
 	cfg := ctrl.GetConfigOrDie()
 	cfg.QPS = float32(apiQPS)
@@ -74,13 +96,17 @@ func main() {
 	cfg.UserAgent = "imageconfig-operator"
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		PprofBindAddress:       pprofAddr,
-		Cache:                  controllers.CacheOptions(selector),
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       controllers.LeaderElectionID("imageconfig-operator.images.imageconfig.dev", selector),
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
+		Cache:                   controllers.CacheOptions(selector),
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        controllers.LeaderElectionID("imageconfig-operator.images.imageconfig.dev", selector),
+		LeaderElectionNamespace: leaderNamespace,
+		LeaseDuration:           &leaseDuration,
+		RenewDeadline:           &renewDeadline,
+		RetryPeriod:             &retryPeriod,
 	})
 	if err != nil {
 		log.Error(err, "Unable to create the manager")
@@ -102,7 +128,8 @@ func main() {
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
 		AllowInsecureRegistries: insecure,
-		UserAgent:               "imageconfig-operator",
+		UserAgent:               userAgent,
+		Network:                 network,
 		Sessions:                sessions,
 		// Objects naming the same image share its registry work.
 		Finder:  manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(cacheBytes.Value()), Sessions: sessions}),
@@ -111,6 +138,12 @@ func main() {
 	if err := r.SetupWithManager(mgr, controllers.SetupOptions{MaxConcurrentReconciles: maxConcurrent}); err != nil {
 		log.Error(err, "Unable to create the controller", "controller", "ImageConfig")
 		os.Exit(1)
+	}
+	if uiAddr != "0" {
+		if err := addUI(mgr, uiAddr); err != nil {
+			log.Error(err, "Unable to set up the web UI", "address", uiAddr)
+			os.Exit(1)
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		log.Error(err, "Unable to set up the health check")
@@ -121,7 +154,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	log.Info("Starting the manager", "allowInsecureRegistries", insecure, "maxConcurrentReconciles", maxConcurrent,
+	log.Info("Starting the manager", "allowInsecureRegistries", insecure, "maxConcurrentReconciles", maxConcurrent, "network", network.String(),
 		"watchLabelSelector", watchLabels, "contentCacheBytes", cacheBytes.Value())
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "Manager exited")

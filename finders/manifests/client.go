@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
 // retryStatusCodes are the statuses go-containerregistry's remote package retries.
@@ -55,14 +56,20 @@ func isRetryable(err error) bool {
 // guard is the innermost transport. It refuses plain HTTP unless the caller asked
 // for insecure: go-containerregistry silently uses HTTP for localhost, loopback,
 // RFC 1918 and .local registries.
+// It also checks every request's host against Options.Network: the registry's,
+// a redirect target's and a token realm's, since each is a request of its own.
 type guard struct {
 	inner    http.RoundTripper
 	insecure bool
+	network  *netpolicy.Policy
 }
 
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "https" && !g.insecure {
 		return nil, &plainHTTPError{host: req.URL.Host}
+	}
+	if err := g.network.CheckHost(req.URL.Host); err != nil {
+		return nil, err
 	}
 	return g.inner.RoundTrip(req)
 }
@@ -118,6 +125,10 @@ func (r *resolver) identity(ctx context.Context) (authn.Authenticator, http.Roun
 	if base == nil {
 		base = sharedTransport
 	}
+	base, err := r.opts.Network.Transport(base)
+	if err != nil {
+		return nil, nil, "", newError(Unsupported, err, "unsupported: %v", err)
+	}
 	r.authSource = auth.Anonymous
 	a, err := r.authenticator(ctx)
 	if err != nil {
@@ -166,7 +177,7 @@ func (r *resolver) handshake(ctx context.Context, a authn.Authenticator, base ht
 		backoff = *r.opts.RetryBackoff
 	}
 	// instrumented sits under the retries, so that each try is observed.
-	var t http.RoundTripper = transport.NewRetry(&guard{inner: &instrumented{inner: base, now: time.Now}, insecure: r.opts.Insecure},
+	var t http.RoundTripper = transport.NewRetry(&guard{inner: &instrumented{inner: base, now: time.Now}, insecure: r.opts.Insecure, network: r.opts.Network},
 		transport.WithRetryBackoff(backoff),
 		transport.WithRetryPredicate(isRetryable),
 		transport.WithRetryStatusCodes(retryStatusCodes...))

@@ -12,9 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
 // Reason classifies a resolution error. Its values are the condition reasons
@@ -45,6 +48,9 @@ const (
 	RateLimited Reason = "RateLimited"
 	// Unavailable: the registry could not be reached, timed out, or answered 5xx.
 	Unavailable Reason = "Unavailable"
+	// RegistryNotAllowed: Options.Network refused the registry, a redirect target or a
+	// token realm, by host or by address; nothing was sent there.
+	RegistryNotAllowed Reason = "RegistryNotAllowed"
 )
 
 // Error is the typed error every resolution failure is returned as.
@@ -82,6 +88,8 @@ var (
 	ErrUnsupported      = &Error{Reason: Unsupported}
 	ErrRateLimited      = &Error{Reason: RateLimited}
 	ErrUnavailable      = &Error{Reason: Unavailable}
+	// ErrRegistryNotAllowed matches a refusal by Options.Network.
+	ErrRegistryNotAllowed = &Error{Reason: RegistryNotAllowed}
 )
 
 // Error implements error.
@@ -120,19 +128,38 @@ func newError(r Reason, err error, format string, args ...any) *Error {
 	return &Error{Reason: r, Message: oneLine(fmt.Sprintf(format, args...)), Err: err}
 }
 
-// oneLine keeps messages on one line: conditions and CLI output read badly otherwise.
+// MaxMessageLength bounds an error message in bytes, the ellipsis of a cut included.
+const MaxMessageLength = 1024
+
+// oneLine keeps messages on one line, without control characters, and at most
+// MaxMessageLength bytes: conditions and CLI output read badly otherwise, and a
+// registry's strings are attacker-controlled.
 func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)
 	s = strings.Join(strings.Fields(s), " ")
-	const max = 1024
-	if len(s) > max {
+	if len(s) > MaxMessageLength {
 		// Cut on a rune boundary, so the message stays valid UTF-8.
-		cut := max
+		cut := MaxMessageLength - len("…")
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// notAllowed is the error of a refusal by Options.Network while fetching what
+// from registry host; what is empty when the registry itself was refused.
+func notAllowed(e *netpolicy.NotAllowedError, host, what string) *Error {
+	if what == "" {
+		return newError(RegistryNotAllowed, e, "registry %s is not allowed: %s; nothing was sent there", host, e)
+	}
+	return newError(RegistryNotAllowed, e, "not allowed while fetching %s from registry %s: %s; nothing was sent there", what, host, e)
 }
 
 // classify turns an error from an HTTP exchange with the registry into an *Error.
@@ -146,6 +173,11 @@ func (r *resolver) classify(err error, what string) error {
 		return e
 	}
 	host := r.ref.host
+
+	var naerr *netpolicy.NotAllowedError
+	if errors.As(err, &naerr) {
+		return notAllowed(naerr, host, what)
+	}
 
 	var terr *transport.Error
 	if errors.As(err, &terr) {

@@ -2,8 +2,10 @@ package manifests
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
@@ -32,6 +34,13 @@ func start(ctx context.Context, o Options) (*resolver, context.Context, context.
 func prepare(ctx context.Context, o Options) (*resolver, context.Context, context.CancelFunc, error) {
 	ref, err := parseReference(o)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := o.Network.CheckHost(ref.host); err != nil {
+		var naerr *netpolicy.NotAllowedError
+		if errors.As(err, &naerr) {
+			return nil, nil, nil, notAllowed(naerr, ref.host, "")
+		}
 		return nil, nil, nil, err
 	}
 	want := o.Platform

@@ -96,7 +96,9 @@ func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result
 	}}
 
 	manifest := top
+	var entry *v1.Descriptor
 	if top.index != nil {
+		res.RawIndex = top.raw
 		entries, selectable := indexEntries(top.index)
 		res.Platforms = entries
 		i, err := platforms.Select(r.want, selectable)
@@ -104,6 +106,7 @@ func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result
 			return nil, r.platformNotFound(err)
 		}
 		d := top.index.Manifests[i]
+		entry = &d
 		manifest, err = src.fetchManifest(ctx, d.Digest.String(), &d.Digest, d.Size)
 		if err != nil {
 			return nil, err
@@ -131,7 +134,9 @@ func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result
 		res.Platform = configPlatform(cfg).String()
 	}
 	res.RawConfig = raw
+	res.RawManifest = manifest.raw
 	summarize(&res.Summary, manifest.manifest, cfg)
+	res.BaseImage = baseImage(manifest.manifest, entry, cfg)
 	return res, nil
 }
 
@@ -463,8 +468,11 @@ func parseManifest(body []byte, contentType string) (*fetched, error) {
 		return nil, newError(InvalidManifest, err, "not valid JSON: %v", err)
 	}
 	mt := types.MediaType(p.MediaType)
+	ct, _, _ := mime.ParseMediaType(contentType)
+	if err := contentTypeAgrees(types.MediaType(ct), mt, p.SchemaVersion); err != nil {
+		return nil, err
+	}
 	if mt == "" {
-		ct, _, _ := mime.ParseMediaType(contentType)
 		mt = types.MediaType(ct)
 	}
 	switch {
@@ -506,4 +514,19 @@ func parseManifest(body []byte, contentType string) (*fetched, error) {
 	}
 	f.manifest = m
 	return f, nil
+}
+
+// contentTypeAgrees refuses a Content-Type that names another manifest type than
+// the body is: a registry that serves one document under another's type is broken
+// or hostile, and either way the body cannot be trusted to be what it claims.
+// Generic types (application/json, text/plain, none) leave the body to decide.
+func contentTypeAgrees(ct, bodyType types.MediaType, schemaVersion int) error {
+	schema1 := ct == types.DockerManifestSchema1 || ct == types.DockerManifestSchema1Signed
+	if !ct.IsIndex() && !ct.IsImage() && !schema1 {
+		return nil
+	}
+	if schema1 && schemaVersion == 2 || bodyType != "" && ct != bodyType {
+		return newError(InvalidManifest, nil, "the Content-Type %q disagrees with the body (mediaType %q, schemaVersion %d)", ct, bodyType, schemaVersion)
+	}
+	return nil
 }

@@ -18,8 +18,8 @@ import (
 // unchanged tag costs exactly one HEAD. When the registry's token has expired
 // meanwhile, go-containerregistry refreshes it on the 401 and retries once.
 //
-// Entries are keyed by registry, repository, insecure, a hash of the credentials
-// and the base transport. The zero value is not usable; use NewSessions.
+// Entries are keyed by registry, repository, insecure, a hash of the credentials,
+// the base transport and the network policy. The zero value is not usable; use NewSessions.
 type Sessions struct {
 	ttl time.Duration
 	max int
@@ -98,5 +98,5 @@ func sessionKey(ref reference, o Options, a authn.Authenticator, base http.Round
 		sum := sha256.Sum256(b)
 		cred = hex.EncodeToString(sum[:])
 	}
-	return fmt.Sprintf("%s|%s|%t|%s|%p|%s", ref.host, ref.repo.RepositoryStr(), o.Insecure, cred, base, o.UserAgent)
+	return fmt.Sprintf("%s|%s|%t|%s|%p|%s|%p", ref.host, ref.repo.RepositoryStr(), o.Insecure, cred, base, o.UserAgent, o.Network)
 }

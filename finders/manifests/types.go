@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
@@ -73,6 +74,11 @@ type Options struct {
 	// tag still points to Previous.Digest, a single HEAD request confirms it and
 	// Previous is returned without any GET.
 	Previous *Result
+	// Network, when set, says where requests may go: the registry, redirect targets
+	// and token realms must match its host list, and no connection is dialled to
+	// its denied networks. Nil allows everything. It is the manager's
+	// --allowed-registries and --denied-networks.
+	Network *netpolicy.Policy
 	// Observer is told about requests, rate limits and cache lookups, for metrics.
 	// Nil means nothing is observed.
 	Observer Observer
@@ -89,6 +95,11 @@ type Result struct {
 	// RawConfig is the config blob exactly as the registry served it.
 	// It is nil when the result was confirmed from Options.Previous by a HEAD request.
 	RawConfig []byte `json:"-"`
+	// RawManifest is the platform manifest exactly as the registry served it; nil like RawConfig.
+	RawManifest []byte `json:"-"`
+	// RawIndex is the image index exactly as the registry served it, for a multi-platform
+	// image; nil for a single-platform image and like RawConfig.
+	RawIndex []byte `json:"-"`
 	// Unchanged is true when a HEAD request confirmed Options.Previous.
 	Unchanged bool `json:"-"`
 	// CheckedAt is when the registry answered for the tag: during this resolution,
@@ -127,9 +138,21 @@ type Summary struct {
 	LayerCount int32 `json:"layerCount,omitempty"`
 	// TotalSize is the sum of the compressed layer sizes.
 	TotalSize int64 `json:"totalSize,omitempty"`
+	// BaseImage is the image this one was built on, as its annotations or labels
+	// declare it; nil when none is declared. It is never guessed.
+	BaseImage *BaseImage `json:"baseImage,omitempty"`
 	// AuthSource names where the credentials came from: "anonymous", or the name of
 	// the Options.Credentials source that was used. It never holds a credential.
 	AuthSource string `json:"authSource,omitempty"`
+}
+
+// BaseImage names the image an image was built on, from the OCI annotations
+// org.opencontainers.image.base.name and org.opencontainers.image.base.digest.
+type BaseImage struct {
+	// Name is the base image's reference, such as "docker.io/library/debian:bookworm-slim".
+	Name string `json:"name,omitempty"`
+	// Digest is the base image's manifest or index digest.
+	Digest string `json:"digest,omitempty"`
 }
 
 // IndexEntry is one entry of an image index.

@@ -29,11 +29,12 @@ func main() {
 }
 
 func run() error {
-	var managerBin, kubeconfig, crds, registryAddr string
+	var managerBin, kubeconfig, crds, registryAddr, uiAddr string
 	flag.StringVar(&managerBin, "manager", "bin/manager", "the manager binary")
 	flag.StringVar(&kubeconfig, "write-kubeconfig", "bin/dev/kubeconfig", "where to write the kubeconfig")
 	flag.StringVar(&crds, "crds", "config/crd/bases", "the CRD directory")
 	flag.StringVar(&registryAddr, "registry", "127.0.0.1:5001", "the demo registry's address")
+	flag.StringVar(&uiAddr, "ui", "127.0.0.1:8082", "the manager's web UI address; \"0\" disables it")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -81,17 +82,22 @@ func run() error {
 
 	fmt.Printf(`
 The control plane is up, the CRDs are installed, and the demo registry on %s
-serves %s:%s. In a second terminal:
+serves %s:%s and :%s. In a second terminal:
 
   export KUBECONFIG=%s
   kubectl apply -f config/samples/
   kubectl get imgcfg -o wide
 
+What changed from %[3]s to %[4]s, and which layers weigh:
+
+  bin/imageconfig diff %[1]s/%[2]s:%[3]s %[1]s/%[2]s:%[4]s --insecure
+  bin/imageconfig layers %[1]s/%[2]s:%[4]s --insecure --sort size
+%[6]s
 Press Ctrl-C to stop everything.
 
-`, reg.Addr, demo.Repository, demo.Tag, abs)
+`, reg.Addr, demo.Repository, demo.Tag, demo.NextTag, abs, uiLine(uiAddr))
 
-	cmd := exec.Command(managerBin, "--allow-insecure-registries", "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0")
+	cmd := exec.Command(managerBin, "--allow-insecure-registries", "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--ui-bind-address="+uiAddr)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+abs)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// Its own process group, so that the manager is stopped by us, after a Ctrl-C
@@ -120,4 +126,12 @@ Press Ctrl-C to stop everything.
 		<-done
 	}
 	return nil
+}
+
+// uiLine is the instruction that names the web UI's URL.
+func uiLine(addr string) string {
+	if addr == "0" {
+		return ""
+	}
+	return "\nThe web UI, read-only, is on http://" + addr + "/\n"
 }

@@ -1,6 +1,8 @@
 // Package demo serves the offline demo registry of `make dev`: an in-process,
 // plain-HTTP registry seeded with a small multi-platform image, demo/hello:1.0,
-// whose config has a realistic env, cmd, labels and layer history.
+// whose config has a realistic env, cmd, labels and layer history, and its next
+// release demo/hello:1.1, which differs in its top (app config) layer and in one
+// env var, HELLO_VERSION, so that `imageconfig diff` has something to show.
 package demo
 
 import (
@@ -28,11 +30,23 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Repository and Tag name the seeded image.
+// Repository and Tag name the seeded image; NextTag is its next release.
 const (
 	Repository = "demo/hello"
 	Tag        = "1.0"
+	NextTag    = "1.1"
 )
+
+// release is what differs between the demo's tags.
+type release struct {
+	version  string // HELLO_VERSION
+	greeting string // in the top layer, app/config.yaml
+}
+
+var releases = map[string]release{
+	Tag:     {version: "1.0.0", greeting: "hello"},
+	NextTag: {version: "1.1.0", greeting: "hello, world"},
+}
 
 // Platforms are the platforms of the seeded index.
 var Platforms = []v1.Platform{
@@ -43,11 +57,18 @@ var Platforms = []v1.Platform{
 
 var created = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
-// Index builds the demo image index. The content is deterministic.
-func Index() (v1.ImageIndex, error) {
+// Index builds the demo image index of Tag. The content is deterministic.
+func Index() (v1.ImageIndex, error) { return IndexOf(Tag) }
+
+// IndexOf builds the demo image index of tag, Tag or NextTag.
+func IndexOf(tag string) (v1.ImageIndex, error) {
+	rel, ok := releases[tag]
+	if !ok {
+		return nil, fmt.Errorf("the demo has no tag %q", tag)
+	}
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, p := range Platforms {
-		img, err := image(p)
+		img, err := image(p, rel)
 		if err != nil {
 			return nil, err
 		}
@@ -57,7 +78,7 @@ func Index() (v1.ImageIndex, error) {
 	return idx, nil
 }
 
-func image(p v1.Platform) (v1.Image, error) {
+func image(p v1.Platform, rel release) (v1.Image, error) {
 	arch := p.Architecture
 	if p.Variant != "" {
 		arch += p.Variant
@@ -72,7 +93,7 @@ func image(p v1.Platform) (v1.Image, error) {
 		{"ENV APP_HOME=/app", nil},
 		{"WORKDIR /app", nil},
 		{"COPY hello /usr/local/bin/hello # buildkit", map[string]string{"usr/local/bin/hello": "#!/bin/sh\necho hello from " + p.OS + "/" + arch + "\n"}},
-		{"COPY config.yaml /app/config.yaml # buildkit", map[string]string{"app/config.yaml": "listen: :8080\ngreeting: hello\n"}},
+		{"COPY config.yaml /app/config.yaml # buildkit", map[string]string{"app/config.yaml": "listen: :8080\ngreeting: " + rel.greeting + "\n"}},
 		{"USER 65532:65532", nil},
 		{"EXPOSE map[8080/tcp:{}]", nil},
 		{`ENTRYPOINT ["/usr/local/bin/hello"]`, nil},
@@ -106,7 +127,7 @@ func image(p v1.Platform) (v1.Image, error) {
 	cf.Created = v1.Time{Time: created}
 	cf.Author = "imageconfig-operator demo"
 	cf.Config = v1.Config{
-		Env:          []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "APP_HOME=/app", "HELLO_VERSION=1.0.0"},
+		Env:          []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "APP_HOME=/app", "HELLO_VERSION=" + rel.version},
 		Entrypoint:   []string{"/usr/local/bin/hello"},
 		Cmd:          []string{"--listen", ":8080"},
 		WorkingDir:   "/app",
@@ -151,7 +172,7 @@ type Registry struct {
 }
 
 // Start serves a registry on addr (such as "127.0.0.1:5001", or "127.0.0.1:0" for
-// any free port) and pushes demo/hello:1.0 to it.
+// any free port) and pushes demo/hello:1.0 and demo/hello:1.1 to it.
 func Start(ctx context.Context, addr string) (*Registry, error) {
 	return start(ctx, addr, "", "")
 }
@@ -186,23 +207,25 @@ func start(ctx context.Context, addr, username, password string) (*Registry, err
 			fmt.Printf("demo registry: %v\n", err)
 		}
 	}()
-	idx, err := Index()
-	if err != nil {
-		_ = r.Close()
-		return nil, fmt.Errorf("building the demo image: %w", err)
-	}
-	tag, err := name.NewTag(r.Addr+"/"+Repository+":"+Tag, name.Insecure)
-	if err != nil {
-		_ = r.Close()
-		return nil, err
-	}
 	auth := authn.Anonymous
 	if username != "" {
 		auth = &authn.Basic{Username: username, Password: password}
 	}
-	if err := remote.WriteIndex(tag, idx, remote.WithContext(ctx), remote.WithAuth(auth)); err != nil {
-		_ = r.Close()
-		return nil, fmt.Errorf("pushing the demo image: %w", err)
+	for _, t := range []string{Tag, NextTag} {
+		idx, err := IndexOf(t)
+		if err != nil {
+			_ = r.Close()
+			return nil, fmt.Errorf("building the demo image: %w", err)
+		}
+		tag, err := name.NewTag(r.Addr+"/"+Repository+":"+t, name.Insecure)
+		if err != nil {
+			_ = r.Close()
+			return nil, err
+		}
+		if err := remote.WriteIndex(tag, idx, remote.WithContext(ctx), remote.WithAuth(auth)); err != nil {
+			_ = r.Close()
+			return nil, fmt.Errorf("pushing the demo image: %w", err)
+		}
 	}
 	return r, nil
 }

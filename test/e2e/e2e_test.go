@@ -235,6 +235,21 @@ spec:
 apiVersion: images.imageconfig.dev/v1alpha1
 kind: ImageConfig
 metadata:
+  name: exporter
+  namespace: %[1]s
+spec:
+  registry: %[4]s
+  repository: demo/hello
+  tag: "1.1"
+  insecure: true
+  secretRef:
+    name: pull
+  export:
+    configMapName: hello-export
+---
+apiVersion: images.imageconfig.dev/v1alpha1
+kind: ImageConfig
+metadata:
   name: missing
   namespace: %[1]s
 spec:
@@ -250,6 +265,11 @@ spec:
 	admin.must("", "wait", "-n", ns, "--for=condition=Ready", "imgcfg/with-credentials", "imgcfg/through-service-account", "--timeout=60s")
 	if src := admin.must("", "get", "-n", ns, "imgcfg", "with-credentials", "through-service-account", "-o", "jsonpath={.items[*].status.authSource}"); src != "secret/pull serviceAccount/puller" {
 		t.Errorf("authSources = %q, want secret/pull serviceAccount/puller", src)
+	}
+	// The export works with the role's get, create and update on ConfigMaps.
+	admin.must("", "wait", "-n", ns, "--for=condition=Exported", "imgcfg/exporter", "--timeout=60s")
+	if got := admin.must("", "get", "-n", ns, "configmap", "hello-export", "-o", `jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name} {.data.config\.json}`); !strings.HasPrefix(got, "ImageConfig/exporter {") || !strings.Contains(got, "HELLO_VERSION=1.1.0") {
+		t.Errorf("exported ConfigMap: %.200s", got)
 	}
 	admin.must("", "wait", "-n", ns, "--for=condition=Stalled", "imgcfg/without-credentials", "--timeout=60s")
 	if reason := admin.must("", "get", "-n", ns, "imgcfg", "without-credentials", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}"); reason != "Unauthorized" {
@@ -280,7 +300,7 @@ spec:
 
 	wide := admin.must("", "get", "-n", ns, "imgcfg", "-o", "wide")
 	header := strings.Fields(strings.SplitN(wide, "\n", 2)[0])
-	if strings.Join(header, " ") != "NAME IMAGE PLATFORM READY STATUS DIGEST AGE" {
+	if strings.Join(header, " ") != "NAME IMAGE PLATFORM READY STATUS DIGEST RESOLVED CHANGED AGE" {
 		t.Errorf("kubectl get -o wide columns = %v", header)
 	}
 	if !strings.Contains(wide, indexDigest.String()) || !strings.Contains(wide, "True") {
@@ -288,6 +308,10 @@ spec:
 	}
 	if out := admin.must("", "get", "-n", ns, "imgcfg", "missing", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}"); out != "NotFound" {
 		t.Errorf("missing tag: Ready reason = %q, want NotFound", out)
+	}
+	// A failing object still shows the image and platform it asks for.
+	if out := admin.must("", "get", "-n", ns, "imgcfg", "missing", "--no-headers", "-o", "custom-columns=IMAGE:.status.requestedImageRef,PLATFORM:.status.requestedPlatform,RESOLVED:.status.platform"); !strings.Contains(out, "/demo/hello:") || !strings.Contains(out, "linux/") || !strings.HasSuffix(strings.TrimSpace(out), "<none>") {
+		t.Errorf("missing tag: columns = %q, want the requested image and platform, and no resolved platform", out)
 	}
 
 	explain := admin.must("", "explain", "imageconfig.spec.platform")

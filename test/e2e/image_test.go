@@ -91,7 +91,7 @@ spec:
 		checkManagerSummary(t, "ImageConfig "+arch, obj.Status, digest, arch, revision)
 
 		// The CLI resolves the same image to the same summary.
-		cli := mustOutput(t, filepath.Join(testenv.RepoRoot(), "bin", "imageconfig"), "summary", "--insecure", "--platform", "linux/"+arch, ref)
+		cli := mustOutput(t, filepath.Join(testenv.RepoRoot(), "bin", "imageconfig"), "summary", "-o", "json", "--insecure", "--platform", "linux/"+arch, ref)
 		var s manifests.Summary
 		if err := json.Unmarshal([]byte(cli), &s); err != nil {
 			t.Fatalf("imageconfig summary: %v\n%s", err, cli)

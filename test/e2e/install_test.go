@@ -186,8 +186,12 @@ func TestInstallManifests(t *testing.T) {
 				t.Errorf("the Deployment's containers %v do not run IMG", img)
 			}
 		}
-		if len(pick(objs, "CustomResourceDefinition")) != 1 || len(pick(objs, "Service")) != 1 {
-			t.Errorf("install.yaml lacks the CRD or the metrics Service")
+		var services []string
+		for _, o := range pick(objs, "Service") {
+			services = append(services, o.GetName())
+		}
+		if len(pick(objs, "CustomResourceDefinition")) != 1 || strings.Join(services, " ") != "imageconfig-controller-manager-metrics-service imageconfig-controller-manager-ui" {
+			t.Errorf("install.yaml lacks the CRD, or its Services %v are not the metrics and the UI Service", services)
 		}
 		// The namespace first, for real, so that its Pod Security labels apply.
 		k.must(toYAML(t, nss...), "apply", "--server-side", "-f", "-")

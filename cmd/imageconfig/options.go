@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/imageconfig/imageconfig-operator/finders/auth"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/platforms"
+)
+
+// options turns one REF and platform, with the registry flags, into the finders' options.
+// The password is read from standard input once, however many REFs a command takes.
+func (a *app) options(ref, platform string) (manifests.Options, error) {
+	opts, err := manifests.ParseReference(ref, a.registry)
+	if err != nil {
+		return opts, err
+	}
+	p, err := platforms.Parse(platform)
+	if err != nil {
+		return opts, fmt.Errorf("--platform: %w", err)
+	}
+	opts.Platform = p
+	if err := manifests.CheckReference(opts); err != nil {
+		return opts, err
+	}
+	opts.Insecure = a.insecure
+	opts.Timeout = a.timeout
+	opts.UserAgent = "imageconfig/" + version()
+	opts.Network = a.network
+
+	if a.passwordStdin {
+		if a.password == "" {
+			b, err := io.ReadAll(io.LimitReader(a.stdin, 1<<20))
+			if err != nil {
+				return opts, fmt.Errorf("--password-stdin: %w", err)
+			}
+			a.password = strings.TrimRight(string(b), "\r\n")
+			if a.password == "" {
+				return opts, errors.New("--password-stdin: standard input is empty")
+			}
+		}
+		opts.Credentials = append(opts.Credentials, auth.Source{Name: "flags", Keychain: auth.Static{Username: a.username, Password: a.password}})
+	}
+	docker, err := dockerSources(a.dockerConfig)
+	if err != nil {
+		return opts, err
+	}
+	opts.Credentials = append(opts.Credentials, docker...)
+
+	if a.caFile != "" {
+		ca, err := os.ReadFile(a.caFile)
+		if err != nil {
+			return opts, fmt.Errorf("--ca-file: %w", err)
+		}
+		cfg, err := auth.TLSConfig(ca, nil, nil)
+		if err != nil {
+			return opts, fmt.Errorf("--ca-file %s: %w", a.caFile, err)
+		}
+		opts.Transport = auth.Transport(cfg)
+	}
+	return opts, nil
+}
+
+// dockerSources reads a docker config directory (or its config.json) the way the
+// controller reads a pull Secret, with finders/auth, and then offers go-containerregistry's
+// default keychain for what only it can do: credential helpers and credsStore.
+// Empty means $DOCKER_CONFIG, or ~/.docker.
+func dockerSources(path string) (auth.Sources, error) {
+	dir := path
+	if dir == "" {
+		dir = os.Getenv("DOCKER_CONFIG")
+	}
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return auth.Sources{{Name: "docker-config", Keychain: authn.DefaultKeychain}}, nil
+		}
+		dir = filepath.Join(home, ".docker")
+	}
+	if path != "" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("--docker-config: %w", err)
+		}
+		if !fi.IsDir() {
+			// The helpers' keychain reads DIR/config.json: any other file name would be
+			// silently ignored, or another file read in its place.
+			if filepath.Base(path) != "config.json" {
+				return nil, fmt.Errorf("--docker-config: %s is neither a directory nor a file named config.json", path)
+			}
+			dir = filepath.Dir(path)
+		}
+	}
+	var sources auth.Sources
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	switch {
+	case err == nil:
+		kc, err := auth.ParseDockerConfigFile(data)
+		if err != nil {
+			return nil, fmt.Errorf("--docker-config: %s: %w", filepath.Join(dir, "config.json"), err)
+		}
+		sources = append(sources, auth.Source{Name: "docker-config", Keychain: kc})
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("--docker-config: %w", err)
+	}
+	// go-containerregistry's default keychain reads DOCKER_CONFIG; this process
+	// exists for one command, so setting it is the simplest faithful way.
+	if err := os.Setenv("DOCKER_CONFIG", dir); err != nil {
+		return nil, err
+	}
+	return append(sources, auth.Source{Name: "docker-config", Keychain: authn.DefaultKeychain}), nil
+}

@@ -1,0 +1,117 @@
+package manifests
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DockerfileLine renders a history entry's createdBy as the Dockerfile
+// instruction it came from, as registry explorers do: "/bin/sh -c #(nop) " is
+// stripped (ENV, LABEL, CMD… of the classic builder), "/bin/sh -c " becomes
+// "RUN ", and BuildKit's trailing " # buildkit" is dropped. An empty createdBy
+// falls back to the comment.
+func DockerfileLine(createdBy, comment string) string {
+	s := strings.TrimSpace(createdBy)
+	if s == "" {
+		return strings.TrimSpace(comment)
+	}
+	s = strings.TrimSuffix(s, " # buildkit")
+	switch {
+	case strings.HasPrefix(s, "/bin/sh -c #(nop) "):
+		s = strings.TrimPrefix(s, "/bin/sh -c #(nop) ")
+	case strings.HasPrefix(s, "/bin/sh -c "):
+		s = "RUN " + strings.TrimPrefix(s, "/bin/sh -c ")
+	}
+	return strings.TrimSpace(s)
+}
+
+// Step is one entry of an image's build history, joined to the layer it created.
+type Step struct {
+	// Layer is the index of the layer the step created, or -1 for an empty-layer
+	// step (ENV, LABEL, CMD…) or when history and layers do not pair.
+	Layer int `json:"layer"`
+	// Size is the compressed size of the step's layer; zero for an empty-layer step.
+	Size int64 `json:"size,omitempty"`
+	// DiffID is the step's layer's diffID.
+	DiffID string `json:"diffID,omitempty"`
+	// Digest is the step's layer's digest.
+	Digest string `json:"digest,omitempty"`
+	// EmptyLayer marks a step that created no layer.
+	EmptyLayer bool `json:"emptyLayer,omitempty"`
+	// Created is when the step ran.
+	Created *time.Time `json:"created,omitempty"`
+	// CreatedBy is the step's instruction as the history records it.
+	CreatedBy string `json:"createdBy,omitempty"`
+	// Comment is the history entry's comment.
+	Comment string `json:"comment,omitempty"`
+	// Instruction is CreatedBy rendered by DockerfileLine.
+	Instruction string `json:"instruction,omitempty"`
+}
+
+// History lists an image's build steps in order, empty-layer steps included,
+// from its config blob and summarised layers. The layer index advances only on
+// steps that created a layer. When the history does not pair with the layers
+// (LayerHistoryNote), the layers are listed without history.
+func History(rawConfig []byte, layers []Layer) ([]Step, error) {
+	cfg, err := parseConfig(rawConfig)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the config blob: %w", err)
+	}
+	created := 0
+	for _, h := range cfg.History {
+		if !h.EmptyLayer {
+			created++
+		}
+	}
+	if created != len(layers) {
+		steps := make([]Step, len(layers))
+		for i, l := range layers {
+			steps[i] = Step{Layer: i, Size: l.Size, DiffID: l.DiffID, Digest: l.Digest}
+		}
+		return steps, nil
+	}
+	steps := make([]Step, 0, len(cfg.History))
+	li := 0
+	for _, h := range cfg.History {
+		s := Step{
+			Layer:       -1,
+			EmptyLayer:  h.EmptyLayer,
+			Created:     timePtr(h.Created.Time),
+			CreatedBy:   h.CreatedBy,
+			Comment:     h.Comment,
+			Instruction: DockerfileLine(h.CreatedBy, h.Comment),
+		}
+		if !h.EmptyLayer {
+			l := layers[li]
+			s.Layer, s.Size, s.DiffID, s.Digest = li, l.Size, l.DiffID, l.Digest
+			li++
+		}
+		steps = append(steps, s)
+	}
+	return steps, nil
+}
+
+// FormatSize renders a byte count in decimal units, as docker does: "512 B",
+// "2.1 MB", "1.3 GB".
+func FormatSize(n int64) string {
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	var s string
+	switch {
+	case n < 1000:
+		s = fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		s = fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	case n < 1000*1000*1000:
+		s = fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	default:
+		s = fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	}
+	if neg {
+		return "-" + s
+	}
+	return s
+}
