@@ -231,7 +231,11 @@ func TestSharedContentKeyedByRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same manifest bytes, pushed in another repository without its blobs.
-	reg.PushRaw(t, "tenant-b/evil", "1", string(types.DockerManifestSchema2), raw)
+	mt, err := img.MediaType()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.PushRaw(t, "tenant-b/evil", "1", string(mt), raw)
 	m, _ := img.Manifest()
 	// Blobs belong to their repository, as in distribution: the evil repository has no config.
 	reg.SetFault(testregistry.FailRequests("GET", "/v2/tenant-b/evil/blobs/*", http.StatusNotFound, 0, nil))
