@@ -210,6 +210,25 @@ func TestBrowser(t *testing.T) {
 		must(t, err)
 		return l
 	}
+	// navigated waits until a click has loaded a page whose URL contains want:
+	// until then the old page's elements are still visible.
+	navigated := func(want string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			for deadline := time.Now().Add(15 * time.Second); ; {
+				l, err := chromedp.Location()(ctx, tg)
+				if err != nil {
+					return err
+				}
+				if strings.Contains(l, want) {
+					return nil
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("still at %s, want a URL containing %q", l, want)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
 
 	// The fleet: every object and the summary line.
 	must(t, chromedp.Do(bctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`table.fleet`))))
@@ -222,6 +241,7 @@ func TestBrowser(t *testing.T) {
 	must(t, chromedp.Do(bctx,
 		chromedp.SetValue(chromedp.CSS(`select[name=state]`), "Stalled"),
 		chromedp.Click(chromedp.CSS(`form.filter button[type=submit]`)),
+		navigated("state=Stalled"),
 		chromedp.WaitVisible(chromedp.CSS(`table.fleet`)),
 	))
 	g.Expect(location()).To(ContainSubstring("state=Stalled"))
@@ -233,11 +253,13 @@ func TestBrowser(t *testing.T) {
 	must(t, chromedp.Do(bctx,
 		chromedp.Navigate(base+"/?q=demo/layers"),
 		chromedp.Click(chromedp.CSS(`table.fleet tbody tr td:nth-child(2) a`)),
+		navigated("/imageconfigs/layers"),
 		chromedp.WaitVisible(chromedp.CSS(`table.layers`)),
 	))
 	g.Expect(location()).To(HaveSuffix("/namespaces/" + ns + "/imageconfigs/layers"))
 	must(t, chromedp.Do(bctx,
 		chromedp.Click(chromedp.CSS(`p.sort a`)),
+		navigated("sort=size"),
 		chromedp.WaitVisible(chromedp.CSS(`table.layers`)),
 	))
 	g.Expect(location()).To(HaveSuffix("/namespaces/" + ns + "/imageconfigs/layers?sort=size"))
