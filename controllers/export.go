@@ -166,9 +166,16 @@ func dataSize(data map[string]string) int {
 	return n
 }
 
+// rawFetcher returns FetchRaw; when it is nil, the finder's own FetchRaw (the
+// shared finder answers from its content cache); otherwise manifests.FetchRaw.
 func (r *ImageConfigReconciler) rawFetcher() RawFetcher {
-	if r.FetchRaw == nil {
-		return manifests.FetchRaw
+	if r.FetchRaw != nil {
+		return r.FetchRaw
 	}
-	return r.FetchRaw
+	if f, ok := r.finder().(interface {
+		FetchRaw(context.Context, manifests.Options, *manifests.Summary) (*manifests.RawContent, error)
+	}); ok {
+		return f.FetchRaw
+	}
+	return manifests.FetchRaw
 }

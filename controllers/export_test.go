@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
@@ -177,6 +178,47 @@ func testExport(t *testing.T, env *testenv.Env) {
 		after := getCM("foreign")
 		if after.ResourceVersion != foreign.ResourceVersion || len(after.Data) != 1 || after.Data["keep"] != "me" || len(after.OwnerReferences) != 0 {
 			t.Errorf("the foreign ConfigMap was changed: %+v", after)
+		}
+	})
+
+	t.Run("through the shared finder, a missing ConfigMap is rebuilt from its cache", func(t *testing.T) {
+		reg.PushIndex(t, "exp/shared", "1", idx)
+		shared := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20)})
+		hs := &harness{t: t, c: h.c, rec: &recorder{}, reg: h.reg, ns: h.ns, images: h.images}
+		hs.r = &ImageConfigReconciler{Client: h.c, Recorder: hs.rec, AllowInsecureRegistries: true, Finder: shared}
+		first := hs.create("shared-1", exportTo("shared-1", "exp/shared"))
+		second := hs.create("shared-2", exportTo("shared-2", "exp/shared"))
+		reg.Log().Reset()
+		for _, o := range []*imagesv1alpha1.ImageConfig{first, second} {
+			if _, err, _ := hs.reconcile(o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if reg.Log().ManifestGETs() != 2 || reg.Log().BlobGETs() != 1 {
+			t.Errorf("two objects on one tag, want the index, manifest and config fetched once:\n%s", reg.Log())
+		}
+		if err := h.c.Delete(ctx, getCM("shared-2")); err != nil {
+			t.Fatal(err)
+		}
+		reg.Log().Reset()
+		hs.forceRecheck(second, "1")
+		_, err, got := hs.reconcile(second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reg.Log().ManifestHEADs() != 1 || reg.Log().ManifestGETs() != 0 || reg.Log().BlobGETs() != 0 {
+			t.Errorf("want one HEAD (the object's own check) and no GET:\n%s", reg.Log())
+		}
+		cm := getCM("shared-2")
+		want := map[string]string{
+			"index.json":    plainGET(t, reg, "/v2/exp/shared/manifests/"+got.Status.Digest),
+			"manifest.json": plainGET(t, reg, "/v2/exp/shared/manifests/"+got.Status.ManifestDigest),
+			"config.json":   plainGET(t, reg, "/v2/exp/shared/blobs/"+got.Status.ConfigDigest),
+		}
+		for k, v := range want {
+			if cm.Data[k] != v {
+				t.Errorf("%s differs from a plain GET", k)
+			}
 		}
 	})
 

@@ -41,7 +41,8 @@ type ImageConfigReconciler struct {
 	// Finder resolves images; RegistryFinder when nil.
 	Finder Finder
 	// FetchRaw fetches the bytes of a resolution by digest, for the export;
-	// manifests.FetchRaw when nil.
+	// when nil, the Finder's own FetchRaw if it has one (the shared finder answers
+	// from its content cache), else manifests.FetchRaw.
 	FetchRaw RawFetcher
 	// Recorder emits events on transitions.
 	Recorder events.EventRecorder
