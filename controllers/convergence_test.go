@@ -27,10 +27,10 @@ import (
 )
 
 // Convergence under failure. The bound on registry requests is derived from the
-// code in use, not hard-coded: a calibration fleet of the same shape, a tenth of
-// the size (100 objects over 10 tags of one repository, against 1,000 over 100
-// tags of 10 repositories), is resolved without faults first, which gives the
-// first-resolution cost C0 = 10 × its requests. With a fraction p = 0.2 of
+// code in use, not hard-coded: a calibration fleet of the same shape as one
+// repository of the fleet (100 objects over 10 tags, against 100·k objects over
+// 10 tags of each of k repositories) is resolved without faults first, which
+// gives the first-resolution cost C0 = k × its requests. With a fraction p = 0.2 of
 // requests failing, a request that is retried until it succeeds is sent
 // 1/(1−p) = 1.25 times on average; failures that lose a whole attempt (a reset
 // mid-body, three failures in a row) resend its earlier requests too, which the
@@ -42,7 +42,7 @@ const (
 	convergenceSeed     = 42
 )
 
-// testConvergence runs a manager over 1,000 objects while the registry fails 20%
+// testConvergence runs a manager over 100·repos objects while the registry fails 20%
 // of all requests (503, 500, resets before and during the body), chosen with a
 // fixed seed; the seed fixes the sequence of faults, while which request meets
 // which depends on the workers' interleaving. Every object must become Ready,
@@ -53,7 +53,7 @@ const (
 //
 // finder is the reconciler's finder: plain manifests.Resolve, or the shared
 // finder the manager runs (manifests.NewShared), both with millisecond retries.
-func testConvergence(t *testing.T, env *testenv.Env, finder Finder) {
+func testConvergence(t *testing.T, env *testenv.Env, finder Finder, repos int) {
 	reg := testregistry.New(t, testregistry.Options{})
 	front := faultproxy.New(t, reg.URL(), faultproxy.Options{})
 	push := func(repos, tags int, prefix string) {
@@ -65,7 +65,7 @@ func testConvergence(t *testing.T, env *testenv.Env, finder Finder) {
 		}
 	}
 	push(1, 10, "calibration")
-	push(10, 10, "fleet")
+	push(repos, 10, "fleet")
 
 	// The manager watches only its two namespaces, so that other suites can run meanwhile.
 	namespaces := map[string]string{"calibration": newNamespace(t, env.Client), "fleet": newNamespace(t, env.Client)}
@@ -184,7 +184,7 @@ func testConvergence(t *testing.T, env *testenv.Env, finder Finder) {
 
 	start := time.Now()
 	calibration, lost := fleet("calibration", 100, 1, 10)
-	c0 := 10 * calibration
+	c0 := repos * calibration
 	calibrated := time.Since(start)
 	if len(lost) > 0 {
 		t.Fatalf("digests lost without faults: %v", lost)
@@ -254,11 +254,11 @@ func testConvergence(t *testing.T, env *testenv.Env, finder Finder) {
 	// over 30 s in two of four runs; the cause is not found yet.
 	recheck(namespaces["calibration"])
 	faultStart := time.Now()
-	requests, lost := fleet("fleet", 1000, 10, 10)
+	requests, lost := fleet("fleet", 100*repos, repos, 10)
 	failed := front.Count(isFailed)
 	bound := int(float64(c0) / (1 - convergenceFailRate) * convergenceSafety)
-	t.Logf("calibration: 100 objects over 10 tags in %d requests, so C0 = %d for 1,000 over 100; under faults: %d requests (%d failed), bound %d (C0 × 1/(1−%.1f) × %.1f); %s without faults, %s with",
-		calibration, c0, requests, failed, bound, convergenceFailRate, convergenceSafety, calibrated.Round(time.Millisecond), time.Since(faultStart).Round(time.Millisecond))
+	t.Logf("calibration: 100 objects over 10 tags in %d requests, so C0 = %d for %d over %d; under faults: %d requests (%d failed), bound %d (C0 × 1/(1−%.1f) × %.1f); %s without faults, %s with",
+		calibration, c0, 100*repos, 10*repos, requests, failed, bound, convergenceFailRate, convergenceSafety, calibrated.Round(time.Millisecond), time.Since(faultStart).Round(time.Millisecond))
 	if requests > bound {
 		t.Errorf("%d registry requests, over the bound %d (C0 = %d × 1/(1−%.1f) × %.1f)", requests, bound, c0, convergenceFailRate, convergenceSafety)
 	}

@@ -30,6 +30,16 @@ var fastFinder = FinderFunc(func(ctx context.Context, o manifests.Options) (*man
 	return manifests.Resolve(ctx, o)
 })
 
+// fastSharedFinder returns the shared finder the manager runs (manifests.NewShared
+// with a content cache), with fastFinder's millisecond in-attempt retries.
+func fastSharedFinder() Finder {
+	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20)})
+	return FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
+		o.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}
+		return s.Resolve(ctx, o)
+	})
+}
+
 // Request paths of a fault row's repository "faults/N", once its tag moved to an index.
 const (
 	tagPath      = "/v2/faults/*/manifests/v1"
