@@ -191,7 +191,8 @@ func TestSharedPlatformsShareTheIndex(t *testing.T) {
 }
 
 // TestSharedManyTags: 200 objects over 20 tags cost 3 GETs per tag and one
-// handshake for the repository.
+// handshake for the repository; a re-check past the window costs one HEAD per
+// tag and no GET.
 func TestSharedManyTags(t *testing.T) {
 	reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
 	const tags = 20
@@ -199,7 +200,8 @@ func TestSharedManyTags(t *testing.T) {
 		img := testregistry.Image(t, testregistry.ImageSpec{OS: "linux", Architecture: "amd64", Layers: []string{"layer " + string(rune('a'+i))}})
 		reg.PushIndex(t, "fleet/app", "v"+string(rune('a'+i)), testregistry.Index(t, types.OCIImageIndex, testregistry.IndexEntry{Image: img}))
 	}
-	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20)})
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20), Now: clock.Now})
 	var opts []manifests.Options
 	for i := range 200 {
 		o := options(reg, false, "fleet/app", "v"+string(rune('a'+i%tags)), platforms.Platform{})
@@ -214,6 +216,27 @@ func TestSharedManyTags(t *testing.T) {
 	for i, r := range res {
 		if r.Digest != res[i%tags].Digest || (i >= tags && i%tags != 0 && r.Digest == res[0].Digest) {
 			t.Fatalf("object %d resolved %s", i, r.Digest)
+		}
+	}
+
+	// Re-check with the previous results, past the window.
+	for i := range opts {
+		opts[i].Previous = res[i]
+	}
+	log.Reset()
+	clock.Add(2 * time.Minute)
+	for i, r := range resolveAll(t, s, opts) {
+		if !r.Unchanged || r.Digest != res[i].Digest {
+			t.Fatalf("re-check of object %d: unchanged=%v digest=%s, want unchanged %s", i, r.Unchanged, r.Digest, res[i].Digest)
+		}
+	}
+	if got := counts(log); !slices.Equal(got, []int{0, 0, 0, 0, tags}) {
+		t.Fatalf("re-check of 200 objects over 20 tags: %v, want [0 0 0 0 20]\n%s", got, log)
+	}
+	for i := range tags {
+		path := "/v2/fleet/app/manifests/v" + string(rune('a'+i))
+		if n := log.Count("HEAD", path); n != 1 {
+			t.Errorf("re-check: %d HEADs of %s, want 1\n%s", n, path, log)
 		}
 	}
 }
