@@ -116,6 +116,11 @@ func testFaults(t *testing.T, env *testenv.Env) {
 		{name: "a manifest that does not hash to its digest", rules: rule(http.MethodGet, byDigestPath, faultproxy.Modify(func(r *faultproxy.Response) { r.Body = append(r.Body, ' ') })), reason: "DigestMismatch", retry: "interval", faulted: 1, max: pre + 2},
 		{name: "a config that does not hash to its digest", rules: rule(http.MethodGet, blobPath, faultproxy.Modify(func(r *faultproxy.Response) { r.Body = bytes.Replace(r.Body, []byte("arm"), []byte("ARM"), 1) })), reason: "DigestMismatch", retry: "interval", faulted: 1, max: pre + 3, msg: "hashes to"},
 		{name: "a config longer than declared", rules: rule(http.MethodGet, blobPath, faultproxy.Modify(func(r *faultproxy.Response) { r.Body = append(r.Body, ' ') })), reason: "DigestMismatch", retry: "interval", faulted: 1, max: pre + 3, msg: "but the manifest declares"},
+		// The index's entries declare one byte more than their manifests; the
+		// manifests themselves are unchanged and hash to their digests.
+		{name: "a manifest of another size than its index entry declares", rules: rule(http.MethodGet, tagPath, faultproxy.Modify(func(r *faultproxy.Response) {
+			r.Body = bytes.ReplaceAll(r.Body, []byte(`"size":`), []byte(`"size":1`))
+		})), reason: "DigestMismatch", retry: "interval", faulted: 1, max: pre + 2, msg: "bytes, but the index declares 1"},
 		{name: "a manifest over 4 MiB, declared", rules: rule(http.MethodGet, tagPath, faultproxy.Large(64<<20, true, "application/vnd.oci.image.index.v1+json")), reason: "TooLarge", retry: "interval", faulted: 1, max: pre + 1, maxBody: 8 << 20},
 		{name: "a manifest over 4 MiB, undeclared", rules: rule(http.MethodGet, tagPath, faultproxy.Large(64<<20, false, "application/vnd.oci.image.index.v1+json")), reason: "TooLarge", retry: "interval", faulted: 1, max: pre + 1, maxBody: 4<<20 + socketBuffers, msg: "4194304-byte limit"},
 		{name: "a config over 8 MiB, declared", rules: rule(http.MethodGet, blobPath, faultproxy.Large(64<<20, true, "application/octet-stream")), reason: "TooLarge", retry: "interval", faulted: 1, max: pre + 3, maxBody: 8 << 20},

@@ -288,6 +288,9 @@ func (r *resolver) fetchManifest(ctx context.Context, identifier string, expect 
 	if expect != nil && got != *expect {
 		return nil, newError(DigestMismatch, nil, "%s hashes to %s, not the requested %s", what, got, expect)
 	}
+	if declared >= 0 && int64(len(body)) != declared {
+		return nil, newError(DigestMismatch, nil, "%s is %d bytes, but the index declares %d", what, len(body), declared)
+	}
 
 	f, err := parseManifest(body, resp.Header.Get("Content-Type"))
 	if err != nil {
