@@ -13,6 +13,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -72,6 +73,43 @@ func scrape(t *testing.T, url string) (map[string]float64, string) {
 		}
 	}
 	return out, string(body)
+}
+
+// resolutionsTotal sums imageconfig_resolutions_total over its results.
+func resolutionsTotal(t *testing.T, m *Metrics) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 64)
+	m.resolutions.Collect(ch)
+	close(ch)
+	var sum float64
+	for c := range ch {
+		var d dto.Metric
+		if err := c.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		sum += d.GetCounter().GetValue()
+	}
+	return sum
+}
+
+// resolutionsOf returns imageconfig_resolutions_total{result=result}.
+func resolutionsOf(t *testing.T, m *Metrics, result string) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.resolutions.WithLabelValues(result).Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetCounter().GetValue()
+}
+
+// histogramCount returns how many durations imageconfig_resolution_duration_seconds observed.
+func histogramCount(t *testing.T, m *Metrics) uint64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.resolutionDuration.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetHistogram().GetSampleCount()
 }
 
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
