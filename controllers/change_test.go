@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -100,6 +101,39 @@ func TestResearch(t *testing.T) {
 		}
 		if n := len(digestChangedNotes(h, obj)); n != 1 {
 			t.Errorf("%d DigestChanged events after an unchanged re-check, want 1", n)
+		}
+	})
+
+	t.Run("a config cut to fit the object reports only what changed", func(t *testing.T) {
+		h := newHarness(t, env)
+		image := func(version string) v1.Image {
+			cfg := testregistry.RichConfig()
+			cfg.Env = nil
+			for i := range maxEnv + 44 {
+				cfg.Env = append(cfg.Env, fmt.Sprintf("VAR_%03d=x", i))
+			}
+			cfg.Env[0] = "APP_VERSION=" + version
+			return testregistry.Image(t, testregistry.ImageSpec{Layers: []string{"base", "app " + version}, Config: cfg})
+		}
+		h.reg.PushImage(t, "research/wide", "1", image("1"))
+		obj := h.create("wide", func(s *imagesv1alpha1.ImageConfigSpec) {
+			s.Repository, s.Tag, s.Platform = "research/wide", "1", imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "amd64"}
+		})
+		if _, err, got := h.reconcile(obj); err != nil || len(got.Status.Config.Env) != maxEnv {
+			t.Fatalf("first resolution: err %v, %d env entries, want %d (cut to fit)", err, len(got.Status.Config.Env), maxEnv)
+		}
+		h.reg.PushImage(t, "research/wide", "1", image("2"))
+		h.forceRecheck(obj, "1")
+		_, err, got := h.reconcile(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lc := got.Status.LastChange
+		if lc == nil || lc.Change == nil {
+			t.Fatalf("lastChange = %+v, want a change", lc)
+		}
+		if e := lc.Change.Env; e == nil || len(e.Added)+len(e.Removed) != 0 || !reflect.DeepEqual(e.Changed, []imagesv1alpha1.KeyChange{{Key: "APP_VERSION", Before: "1", After: "2"}}) {
+			t.Errorf("env = %+v, want APP_VERSION 1 → 2 only, not the entries the status cut", e)
 		}
 	})
 

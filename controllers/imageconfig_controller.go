@@ -169,7 +169,14 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	checked := checkedAt(res.CheckedAt, now)
 	obj.Status.LastCheckedTime = &metav1.Time{Time: checked}
 	applyResult(&obj.Status, res, now)
-	recordChange(&obj.Status, prev, res, moveSubject(obj), now)
+	// Compare what the status holds on both sides: prev was cut to fit the object,
+	// so the new result is compared as cut the same way, not as it came.
+	after := res
+	if held := previousResult(&obj.Status); held != nil {
+		held.Unchanged = res.Unchanged
+		after = held
+	}
+	recordChange(&obj.Status, prev, after, moveSubject(obj), now)
 	markReady(obj, readyMessage(res))
 	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
 	if err := r.export(ctx, obj, res, opts); err != nil {

@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -92,8 +94,9 @@ func applyResult(st *imagesv1alpha1.ImageConfigStatus, res *manifests.Result, no
 		st.Config = &imagesv1alpha1.ImageBuildConfig{
 			Created: metaTime(c.Created), Author: c.Author,
 			OS: c.OS, Architecture: c.Architecture, Variant: c.Variant, OSVersion: c.OSVersion,
-			User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir,
-			ExposedPorts: c.ExposedPorts, Volumes: c.Volumes, Labels: c.Labels, StopSignal: c.StopSignal,
+			// Copies: fitStatus cuts them in place, and res must stay whole.
+			User: c.User, Env: slices.Clone(c.Env), Entrypoint: slices.Clone(c.Entrypoint), Cmd: slices.Clone(c.Cmd), WorkingDir: c.WorkingDir,
+			ExposedPorts: slices.Clone(c.ExposedPorts), Volumes: slices.Clone(c.Volumes), Labels: maps.Clone(c.Labels), StopSignal: c.StopSignal,
 		}
 	}
 	st.Layers = nil
