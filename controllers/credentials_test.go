@@ -18,6 +18,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	ggcrlogs "github.com/google/go-containerregistry/pkg/logs"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -120,7 +121,11 @@ func TestCredentials(t *testing.T) {
 	t.Cleanup(func() { ggcrlogs.Debug.SetOutput(io.Discard); ggcrlogs.Warn.SetOutput(io.Discard) })
 
 	h := &credHarness{t: t, c: env.Client, rec: &recorder{}, ns: newNamespace(t, env.Client)}
-	h.r = &ImageConfigReconciler{Client: env.Client, APIReader: env.Client, Recorder: h.rec, Finder: RegistryFinder, AllowInsecureRegistries: true}
+	metrics, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.r = &ImageConfigReconciler{Client: env.Client, APIReader: env.Client, Recorder: h.rec, Finder: RegistryFinder, AllowInsecureRegistries: true, Metrics: metrics}
 	host := tokenReg.Host()
 	h.secret("ca", corev1.SecretTypeOpaque, map[string][]byte{"ca.crt": tokenReg.CAPEM()})
 	h.secret("mtls", corev1.SecretTypeTLS, map[string][]byte{"ca.crt": mtlsReg.CAPEM(), "tls.crt": clientCert, "tls.key": clientKey})
@@ -182,7 +187,23 @@ func TestCredentials(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tokenReg.Log().Reset()
+			result := tt.wantReason
+			if result == "Resolved" {
+				result = "resolved"
+			}
+			// Credential failures are refused before the finder runs: counted, with no duration.
+			refused := result == "SecretNotFound" || result == "ServiceAccountNotFound" || result == "InvalidSecret"
+			countBefore, totalBefore, histBefore := resolutionsOf(t, metrics, result), resolutionsTotal(t, metrics), histogramCount(t, metrics)
 			res, err, got := h.resolve(ctx, fmt.Sprintf("case-%02d", i), tt.spec)
+			if n := resolutionsOf(t, metrics, result) - countBefore; n != 1 {
+				t.Errorf("imageconfig_resolutions_total{result=%q} grew by %v, want 1", result, n)
+			}
+			if n := resolutionsTotal(t, metrics) - totalBefore; n != 1 {
+				t.Errorf("imageconfig_resolutions_total grew by %v in all, want 1", n)
+			}
+			if n, want := histogramCount(t, metrics)-histBefore, map[bool]uint64{true: 0, false: 1}[refused]; n != want {
+				t.Errorf("imageconfig_resolution_duration_seconds counted %d, want %d (refused before the finder: %v)", n, want, refused)
+			}
 			c := ready(got)
 			if c == nil {
 				t.Fatalf("no Ready condition; err=%v", err)

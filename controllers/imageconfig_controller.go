@@ -122,6 +122,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	if obj.Spec.Insecure && !r.AllowInsecureRegistries {
 		markStalled(obj, imagesv1alpha1.InsecureNotAllowedReason,
 			fmt.Sprintf("spec.insecure is true, but the manager does not allow plain HTTP to registry %s: start it with --allow-insecure-registries", obj.Spec.Registry))
+		r.Metrics.Refused(imagesv1alpha1.InsecureNotAllowedReason)
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 
@@ -138,6 +139,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 		if errors.As(err, &cerr) {
 			// The request was acted on: the verdict is about the credentials.
 			obj.Status.LastHandledReconcileAt = requestedAt
+			r.Metrics.Refused(cerr.reason)
 		}
 		return r.failed(ctx, obj, err)
 	}

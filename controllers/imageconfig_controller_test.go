@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
@@ -329,10 +330,18 @@ func TestReconciler(t *testing.T) {
 	t.Run("insecure needs --allow-insecure-registries", func(t *testing.T) {
 		h := newHarness(t, env)
 		h.r.AllowInsecureRegistries = false
+		m, err := NewMetrics(prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.r.Metrics = m
 		obj := h.create("insecure", nil)
 		_, err, got := h.reconcile(obj)
 		if err != nil || len(h.reg.Log().Requests()) != 0 {
 			t.Fatalf("err=%v requests=%d", err, len(h.reg.Log().Requests()))
+		}
+		if n, all, d := resolutionsOf(t, m, "InsecureNotAllowed"), resolutionsTotal(t, m), histogramCount(t, m); n != 1 || all != 1 || d != 0 {
+			t.Errorf("imageconfig_resolutions_total{result=\"InsecureNotAllowed\"} = %v (of %v), %d durations; want 1 of 1, none", n, all, d)
 		}
 		if c := ready(got); c == nil || c.Reason != "InsecureNotAllowed" || !strings.Contains(c.Message, "--allow-insecure-registries") {
 			t.Errorf("Ready = %+v", c)

@@ -39,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"host", "method"}),
 		resolutions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imageconfig_resolutions_total",
-			Help: "Resolutions of ImageConfigs by result: resolved, unchanged (confirmed by one HEAD), or the failure reason.",
+			Help: "Resolutions of ImageConfigs by result: resolved, unchanged (confirmed by one HEAD), or the failure reason, including refusals before any request (InsecureNotAllowed, SecretNotFound, ServiceAccountNotFound, InvalidSecret).",
 		}, []string{"result"}),
 		resolutionDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "imageconfig_resolution_duration_seconds",
@@ -104,6 +104,17 @@ func (m *Metrics) Resolution(res *manifests.Result, err error, d time.Duration) 
 	}
 	m.resolutions.WithLabelValues(result).Inc()
 	m.resolutionDuration.Observe(d.Seconds())
+}
+
+// Refused counts a resolution the controller refused before calling the finder
+// (InsecureNotAllowed, or a credential failure such as SecretNotFound), under
+// result reason. It observes no duration: nothing was resolved.
+// It does nothing when m is nil.
+func (m *Metrics) Refused(reason string) {
+	if m == nil {
+		return
+	}
+	m.resolutions.WithLabelValues(reason).Inc()
 }
 
 // observer returns m as an Observer, or nil when m is nil.

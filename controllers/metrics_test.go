@@ -13,6 +13,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -74,6 +75,43 @@ func scrape(t *testing.T, url string) (map[string]float64, string) {
 	return out, string(body)
 }
 
+// resolutionsTotal sums imageconfig_resolutions_total over its results.
+func resolutionsTotal(t *testing.T, m *Metrics) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 64)
+	m.resolutions.Collect(ch)
+	close(ch)
+	var sum float64
+	for c := range ch {
+		var d dto.Metric
+		if err := c.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		sum += d.GetCounter().GetValue()
+	}
+	return sum
+}
+
+// resolutionsOf returns imageconfig_resolutions_total{result=result}.
+func resolutionsOf(t *testing.T, m *Metrics, result string) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.resolutions.WithLabelValues(result).Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetCounter().GetValue()
+}
+
+// histogramCount returns how many durations imageconfig_resolution_duration_seconds observed.
+func histogramCount(t *testing.T, m *Metrics) uint64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.resolutionDuration.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetHistogram().GetSampleCount()
+}
+
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -96,9 +134,10 @@ func TestObservability(t *testing.T) {
 	t.Run("kstatus", func(t *testing.T) { testKstatus(t, env) })
 }
 
-// testMetricsEndpoint runs a manager with its metrics endpoint on loopback, drives
-// a known sequence of resolutions against a registry with Docker Hub's quota
-// headers, and scrapes exact counts, which must agree with the registry's log.
+// testMetricsEndpoint runs a manager with its metrics endpoint on loopback and the
+// shared finder cmd/manager uses, drives a known sequence of resolutions against a
+// registry with Docker Hub's quota headers, and scrapes exact counts, which must
+// agree with the registry's log.
 func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -112,8 +151,10 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 	g.Expect(err).NotTo(HaveOccurred())
 	m, err := NewMetrics(metrics.Registry)
 	g.Expect(err).NotTo(HaveOccurred())
+	sessions := manifests.NewSessions(time.Minute, 100)
 	r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: &recorder{}, AllowInsecureRegistries: true,
-		Sessions: manifests.NewSessions(time.Minute, 100), Metrics: m}
+		Sessions: sessions, Metrics: m,
+		Finder: manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(1 << 20), Sessions: sessions})}
 	g.Expect(r.SetupWithManager(mgr, SetupOptions{})).To(Succeed())
 	go func() { _ = mgr.Start(ctx) }()
 
@@ -134,10 +175,15 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 		})).To(Succeed())
 	}
 
-	// 1. A first resolution: handshake (HTTPS probe, ping, token), index, manifest, config.
+	// 1. A first resolution: handshake (HTTPS probe, ping, token), then a tag-window
+	// miss, the index's GET, and content misses for the manifest and the config.
 	create("hello", "1.0")
 	g.Eventually(func() bool { return apimeta.IsStatusConditionTrue(get("hello").Status.Conditions, "Ready") }, 30*time.Second, 50*time.Millisecond).Should(BeTrue())
-	// 2. A forced re-check: one HEAD through the cached session.
+	// 1b. A second object on the same tag: answered by the tag window and the
+	// content cache (index, manifest, config) without a request.
+	create("hello2", "1.0")
+	g.Eventually(func() bool { return apimeta.IsStatusConditionTrue(get("hello2").Status.Conditions, "Ready") }, 30*time.Second, 50*time.Millisecond).Should(BeTrue())
+	// 2. A forced re-check skips the window (a tag miss): one HEAD through the cached session.
 	o := get("hello")
 	o.Annotations = map[string]string{imagesv1alpha1.ReconcileRequestAnnotation: "now"}
 	g.Expect(env.Client.Update(ctx, o)).To(Succeed())
@@ -156,12 +202,16 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 		`imageconfig_registry_requests_total{code="404",host="` + h + `",method="GET"}`:       1,
 		`imageconfig_registry_request_duration_seconds_count{host="` + h + `",method="GET"}`:  7,
 		`imageconfig_registry_request_duration_seconds_count{host="` + h + `",method="HEAD"}`: 1,
-		`imageconfig_resolutions_total{result="resolved"}`:                                    1,
+		`imageconfig_resolutions_total{result="resolved"}`:                                    2,
 		`imageconfig_resolutions_total{result="unchanged"}`:                                   1,
 		`imageconfig_resolutions_total{result="NotFound"}`:                                    1,
-		`imageconfig_resolution_duration_seconds_count{}`:                                     3,
+		`imageconfig_resolution_duration_seconds_count{}`:                                     4,
 		`imageconfig_cache_requests_total{cache="sessions",result="miss"}`:                    1,
 		`imageconfig_cache_requests_total{cache="sessions",result="hit"}`:                     2,
+		`imageconfig_cache_requests_total{cache="tags",result="miss"}`:                        3, // first resolution, forced re-check, missing tag
+		`imageconfig_cache_requests_total{cache="tags",result="hit"}`:                         1, // the second object
+		`imageconfig_cache_requests_total{cache="content",result="miss"}`:                     2, // manifest and config of the first
+		`imageconfig_cache_requests_total{cache="content",result="hit"}`:                      3, // index, manifest and config of the second
 		`imageconfig_registry_ratelimit_limit{host="` + h + `"}`:                              100,
 		`imageconfig_registry_ratelimit_remaining{host="` + h + `"}`:                          47, // two GETs, then the 404's GET; the HEAD is free
 	}
@@ -191,7 +241,7 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 		t.Errorf("metrics count %v requests, the registry logged %d:\n%s", sent, len(reg.Log().Requests()), reg.Log())
 	}
 	// controller-runtime's own metrics are still served.
-	if got[`controller_runtime_reconcile_total{controller="imageconfig",result="requeue_after"}`] < 3 {
+	if got[`controller_runtime_reconcile_total{controller="imageconfig",result="requeue_after"}`] < 4 {
 		t.Errorf("controller-runtime's reconcile counter is missing or low:\n%s", text)
 	}
 	slices.Sort(ours)

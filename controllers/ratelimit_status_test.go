@@ -106,14 +106,40 @@ var fastRetryFinder = FinderFunc(func(ctx context.Context, o manifests.Options) 
 	return manifests.Resolve(ctx, o)
 })
 
-// testRateLimits drives the reconciler against a registry that sends Docker
-// Hub's quota headers: the status follows them, also from HEAD re-checks and from
-// a 429, and RateLimitLow is emitted once per window.
+// fastRetryShared is the shared finder cmd/manager uses, with the retries made
+// fast as in fastRetryFinder.
+func fastRetryShared(now func() time.Time) Finder {
+	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(1 << 20), Now: now})
+	return FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
+		o.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Steps: 3}
+		return s.Resolve(ctx, o)
+	})
+}
+
+// testRateLimits runs the rate-limit scenario through the plain finder and
+// through the shared finder the manager uses.
 func testRateLimits(t *testing.T, env *testenv.Env) {
+	t.Run("plain finder", func(t *testing.T) { testRateLimitsWith(t, env, false) })
+	t.Run("shared finder", func(t *testing.T) { testRateLimitsWith(t, env, true) })
+}
+
+// testRateLimitsWith drives the reconciler against a registry that sends Docker
+// Hub's quota headers: the status follows them, also from HEAD re-checks and from
+// a 429, and RateLimitLow is emitted once per window. Through the shared finder,
+// a second object answered by the tag window and the content cache sends no
+// request and so reads no headers: its status.rateLimit stays empty (a design
+// limit), while the object that made the requests keeps its quota.
+func testRateLimitsWith(t *testing.T, env *testenv.Env, shared bool) {
 	h := newHarness(t, env)
 	clock := time.Now()
 	h.r.Now = func() time.Time { return clock }
 	h.r.Finder = fastRetryFinder
+	if shared {
+		// The tag window runs on the real clock: with the frozen fake one, a
+		// forced re-check would take the window's answer as a flight's answer
+		// given after it asked.
+		h.r.Finder = fastRetryShared(nil)
+	}
 	quota := testregistry.NewPullQuota(100, 50, 6*time.Hour, "192.0.2.7")
 	h.reg.SetFault(quota.Fault())
 	lowEvents := func(obj *imagesv1alpha1.ImageConfig) []recordedEvent {
@@ -143,6 +169,20 @@ func testRateLimits(t *testing.T, env *testenv.Env) {
 	check("first resolution", got, 48)
 	if evs := lowEvents(obj); len(evs) != 0 {
 		t.Errorf("RateLimitLow with 48%% left: %+v", evs)
+	}
+	if shared {
+		// A second object on the same tag and platform, within the tag window:
+		// answered without a request, so without headers of its own.
+		h.reg.Log().Reset()
+		other := h.create("quota-other", nil)
+		_, err, gotOther := h.reconcile(other)
+		if err != nil || len(h.reg.Log().Requests()) != 0 {
+			t.Fatalf("second object: %v, want no request:\n%s", err, h.reg.Log())
+		}
+		if gotOther.Status.Digest != got.Status.Digest || gotOther.Status.RateLimit != nil {
+			t.Errorf("second object: digest %q (want %q), rateLimit %+v (want none: it sent no request)",
+				gotOther.Status.Digest, got.Status.Digest, gotOther.Status.RateLimit)
+		}
 	}
 
 	// Others use the quota up to 9 left: the HEAD re-check reads it, and warns.

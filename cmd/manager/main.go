@@ -57,7 +57,7 @@ func main() {
 	flag.IntVar(&apiBurst, "kube-api-burst", 600, "Burst of queries to the Kubernetes API server.")
 	flag.StringVar(&contentCacheSize, "content-cache-size", "64Mi", "Bytes of manifests, indexes and config blobs kept in memory, shared by every ImageConfig, such as 64Mi. 0 disables the cache.")
 	flag.StringVar(&watchLabels, "watch-label-selector", "", "Resolve only the ImageConfigs this label selector selects, such as "+controllers.ShardLabel+"=shard1, or !"+controllers.ShardLabel+" for the main instance of a sharded set-up. Empty resolves all.")
-	flag.StringVar(&uiAddr, "ui-bind-address", "0", "The address the read-only web UI binds to, such as :8082 or 127.0.0.1:8082. \"0\" disables it. It shows image metadata to whoever reaches the port.")
+	flag.StringVar(&uiAddr, "ui-bind-address", "0", "The address the read-only web UI binds to, such as :8082 or 127.0.0.1:8082. \"0\" or \"\" disables it. It shows image metadata to whoever reaches the port.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address the pprof endpoints bind to, such as 127.0.0.1:6060. \"0\" disables them.")
 	flag.BoolVar(&insecure, "allow-insecure-registries", false, "Honour spec.insecure: allow plain HTTP to registries whose ImageConfigs ask for it.")
 	flag.StringVar(&allowedRegistries, "allowed-registries", "", "Comma-separated registry host globs, such as *.docker.io,ghcr.io,registry.internal:5000, that registries, redirects and token realms must match. Empty allows any host.")
@@ -139,7 +139,7 @@ func main() {
 		log.Error(err, "Unable to create the controller", "controller", "ImageConfig")
 		os.Exit(1)
 	}
-	if uiAddr != "0" {
+	if uiAddr != "0" && uiAddr != "" {
 		if err := addUI(mgr, uiAddr); err != nil {
 			log.Error(err, "Unable to set up the web UI", "address", uiAddr)
 			os.Exit(1)

@@ -59,6 +59,12 @@ const maxTagEntries = 100_000
 type tagEntry struct {
 	digest v1.Hash
 	at     time.Time
+	// base is the transport the answer came through. The key names it by its
+	// address, which the successor of a collected transport (built for another
+	// client certificate, say) could reuse and so inherit this answer. Holding it
+	// here keeps it alive, so no other transport can have its address while the
+	// entry exists.
+	base http.RoundTripper
 }
 
 // NewShared returns a Shared resolver.
@@ -199,7 +205,7 @@ func (c *sharedCall) tag(ctx context.Context, havePrevious bool) (*tagAnswer, er
 			ans.digest, ans.top = top.digest, top
 		}
 		ans.at = c.s.now()
-		c.s.remember(tk, tagEntry{digest: ans.digest, at: ans.at})
+		c.s.remember(tk, tagEntry{digest: ans.digest, at: ans.at, base: c.base})
 		return ans, nil
 	})
 	if err != nil {

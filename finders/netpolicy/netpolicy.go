@@ -169,7 +169,9 @@ func splitHostPort(s string) (host, port string) {
 }
 
 func (p *Policy) checkAddr(host string, addr netip.Addr) error {
-	addr = addr.Unmap()
+	// netip.Prefix.Contains is false for any address with a zone, and Linux ignores
+	// the zone of an address that is not link-local: "[::1%1]" reaches ::1. Drop it.
+	addr = addr.WithZone("").Unmap()
 	for _, n := range p.DeniedNetworks {
 		if n.Contains(addr) {
 			return &NotAllowedError{Host: host, Addr: addr, Network: n, Flag: DeniedNetworksFlag}

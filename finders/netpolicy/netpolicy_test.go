@@ -37,6 +37,29 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestZonedAddresses: an IPv6 zone does not take an address out of a denied
+// network, neither in a request's host nor at dial time.
+func TestZonedAddresses(t *testing.T) {
+	p, err := netpolicy.Parse("", netpolicy.DefaultDeniedNetworks+",::1/128")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"[fe80::1%25eth0]", "[fe80::a9fe:a9fe%lo]:80", "[fd00:ec2::254%251]:443", "[::1%1]:5000", "[::ffff:169.254.169.254%eth0]:80"} {
+		var nerr *netpolicy.NotAllowedError
+		if err := p.CheckHost(host); !errors.As(err, &nerr) || nerr.Flag != netpolicy.DeniedNetworksFlag {
+			t.Errorf("CheckHost(%q) = %v, want refused by %s", host, err, netpolicy.DeniedNetworksFlag)
+		}
+	}
+	for _, addr := range []string{"[fe80::1%eth0]:443", "[::1%1]:5000", "[fd00:ec2::254%2]:80"} {
+		if err := p.Control("tcp6", addr, nil); err == nil {
+			t.Errorf("Control(%q) allowed a denied address", addr)
+		}
+	}
+	if err := p.Control("tcp6", "[2001:db8::1%eth0]:443", nil); err != nil {
+		t.Errorf("Control allowed-network address with a zone: %v", err)
+	}
+}
+
 func TestCheckHost(t *testing.T) {
 	p, err := netpolicy.Parse("*.docker.io,ghcr.io,registry.internal:5000,10.*", netpolicy.DefaultDeniedNetworks+",10.9.0.0/16")
 	if err != nil {

@@ -175,17 +175,19 @@ func git(args ...string) string {
 }
 
 // build cross-compiles the package for p, reproducibly: no cgo, no paths of the
-// build machine, no VCS stamp, no build ID. Go's build cache makes a rebuild
+// build machine, no VCS stamp, no build ID, and none of the user's GOFLAGS,
+// GOAMD64, GOEXPERIMENT, … (see buildEnv). Go's build cache makes a rebuild
 // of an unchanged tree quick.
 func build(ctx context.Context, o options, p v1.Platform) ([]byte, error) {
 	out := filepath.Join(o.buildDir, "manager-"+p.OS+"-"+p.Architecture+p.Variant)
 	if err := os.MkdirAll(o.buildDir, 0o755); err != nil {
 		return nil, err
 	}
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Architecture)
-	if p.Architecture == "arm" && p.Variant != "" {
-		env = append(env, "GOARM="+strings.TrimPrefix(p.Variant, "v"))
+	goEnv, err := userGoEnv(ctx)
+	if err != nil {
+		return nil, err
 	}
+	env := buildEnv(os.Environ(), goEnv, p)
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", out, o.pkg)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, os.Stderr, os.Stderr

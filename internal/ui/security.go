@@ -19,10 +19,7 @@ const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 func secure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
+		setSecurityHeaders(h)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
 			http.Error(w, "405 method not allowed: the UI is read-only", http.StatusMethodNotAllowed)
@@ -30,6 +27,14 @@ func secure(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// setSecurityHeaders sets the headers every response carries.
+func setSecurityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
 }
 
 // IsLoopback reports whether a bind address such as "127.0.0.1:8082",
@@ -58,8 +63,7 @@ func LoopbackHosts(next http.Handler) http.Handler {
 		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 		ip := net.ParseIP(host)
 		if !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
-			w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
-			w.Header().Set("X-Content-Type-Options", "nosniff")
+			setSecurityHeaders(w.Header())
 			http.Error(w, "421 misdirected request: this UI listens on loopback and answers only to localhost, 127.0.0.1 or [::1]", http.StatusMisdirectedRequest)
 			return
 		}

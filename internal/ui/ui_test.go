@@ -328,6 +328,11 @@ func TestLoopbackHosts(t *testing.T) {
 			if w.Code != tt.code {
 				t.Errorf("Host %q = %d, want %d", tt.host, w.Code, tt.code)
 			}
+			for k, v := range map[string]string{"Content-Security-Policy": ui.ContentSecurityPolicy, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+				if got := w.Header().Get(k); got != v {
+					t.Errorf("Host %q: %s = %q, want %q", tt.host, k, got, v)
+				}
+			}
 		})
 	}
 	for addr, want := range map[string]bool{"127.0.0.1:8082": true, "localhost:0": true, "[::1]:1": true, ":8082": false, "0.0.0.0:8082": false, "10.1.2.3:80": false, "0": false} {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
@@ -251,5 +252,30 @@ func TestInstallManifests(t *testing.T) {
 			}
 		}
 		checkInstall(t, k, "chart with toggles", "imageconfig-chart-all", rest)
+	})
+
+	// Last: it deletes the CRD, which the chart without one relies on above.
+	t.Run("make undeploy", func(t *testing.T) {
+		// --wait=false: envtest runs no namespace controller, so the namespace
+		// stays Terminating and kubectl would wait for it forever.
+		runMake(t, nil, "undeploy", "ignore-not-found=true", "KUBECTL=kubectl --kubeconfig="+k.kubeconfig+" --wait=false")
+		for _, what := range [][]string{
+			{"-n", "imageconfig-system", "deployment", "imageconfig-controller-manager"},
+			{"-n", "imageconfig-system", "service", "imageconfig-controller-manager-metrics-service"},
+			{"clusterrole", "imageconfig-manager-role"},
+			{"customresourcedefinition", "imageconfigs.images.imageconfig.dev"},
+		} {
+			// The CRD's deletion finishes after its finalizer ran: wait for it.
+			out, err := k.run("", append([]string{"get"}, what...)...)
+			for deadline := time.Now().Add(30 * time.Second); err == nil && time.Now().Before(deadline); {
+				time.Sleep(200 * time.Millisecond)
+				out, err = k.run("", append([]string{"get"}, what...)...)
+			}
+			if err == nil || !strings.Contains(out, "NotFound") {
+				t.Errorf("after make undeploy, kubectl get %s: %v\n%s", strings.Join(what, " "), err, out)
+			}
+		}
+		// Again, with nothing left: ignore-not-found=true makes it succeed.
+		runMake(t, nil, "undeploy", "ignore-not-found=true", "KUBECTL=kubectl --kubeconfig="+k.kubeconfig+" --wait=false")
 	})
 }

@@ -1,0 +1,8 @@
+// Command hello is what TestBuildIgnoresTheUsersGoEnvironment builds.
+package main
+
+import "fmt"
+
+var greeting = "hello"
+
+func main() { fmt.Println(greeting) }
