@@ -271,14 +271,19 @@ func untilDue(obj *imagesv1alpha1.ImageConfig, now time.Time) time.Duration {
 }
 
 func (r *ImageConfigReconciler) patchStatus(ctx context.Context, base, obj *imagesv1alpha1.ImageConfig) error {
-	patch := client.MergeFrom(base)
-	data, err := patch.Data(obj)
+	data, err := client.MergeFrom(base).Data(obj)
 	if err != nil {
 		return fmt.Errorf("computing the status patch: %w", err)
 	}
 	if string(data) == "{}" {
 		return nil
 	}
+	// base is what the informer cache held, which may miss this controller's own
+	// last write. A merge patch computed from a stale base leaves out what it does
+	// not see as changed: a success right after a failed attempt would not reset
+	// Ready, and the object would stay not Ready until its next interval. The
+	// resourceVersion turns a stale base into a conflict, retried on a fresh read.
+	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 	if err := r.Status().Patch(ctx, obj, patch); err != nil {
 		return client.IgnoreNotFound(fmt.Errorf("patching status: %w", err))
 	}
