@@ -258,7 +258,7 @@ func (c *sharedCall) fetchManifest(ctx context.Context, identifier string, expec
 	k := c.contentKey(expect.String())
 	if f := c.cachedManifest(k, *expect); f != nil {
 		r.opts.observer().CacheLookup("content", true)
-		return f, nil
+		return c.checkDeclared(f, identifier, declared)
 	}
 	r.opts.observer().CacheLookup("content", false)
 	v, err := c.s.flights.do(ctx, "manifest|"+c.key+"|"+k, r.opts.Timeout, func(ctx context.Context) (any, error) {
@@ -278,7 +278,17 @@ func (c *sharedCall) fetchManifest(ctx context.Context, identifier string, expec
 	if err != nil {
 		return nil, err
 	}
-	return v.(*fetched), nil
+	return c.checkDeclared(v.(*fetched), identifier, declared)
+}
+
+// checkDeclared checks a manifest that came from the cache or from another
+// caller's flight against the size this caller's index declares, as a fetch of
+// its own would: another index may have declared it otherwise.
+func (c *sharedCall) checkDeclared(f *fetched, identifier string, declared int64) (*fetched, error) {
+	if declared >= 0 && f.size != declared {
+		return nil, newError(DigestMismatch, nil, "manifest %q of %s is %d bytes, but the index declares %d", identifier, c.r.ref.repo.RepositoryStr(), f.size, declared)
+	}
+	return f, nil
 }
 
 // cachedManifest parses the cached manifest k, or returns nil.

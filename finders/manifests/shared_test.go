@@ -2,14 +2,17 @@ package manifests_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
@@ -349,5 +352,41 @@ func TestSharedByDigest(t *testing.T) {
 	}
 	if got := counts(reg.Log()); !slices.Equal(got, []int{1, 0, 2, 1, 0}) {
 		t.Fatalf("by digest: %v, want [1 0 2 1 0]\n%s", got, reg.Log())
+	}
+}
+
+// TestSharedChecksDeclaredSize: a manifest that another index's resolution put
+// in the content cache is checked against the size this index declares, as a
+// fetch would check it.
+func TestSharedChecksDeclaredSize(t *testing.T) {
+	reg := testregistry.New(t, testregistry.Options{})
+	idx, _ := testregistry.MultiArch(t)
+	reg.PushIndex(t, "some/repo", "good", idx)
+	raw, err := idx.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var im v1.IndexManifest
+	if err := json.Unmarshal(raw, &im); err != nil {
+		t.Fatal(err)
+	}
+	for i := range im.Manifests {
+		im.Manifests[i].Size++
+	}
+	bad, err := json.Marshal(im)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.PushRaw(t, "some/repo", "bad", string(im.MediaType), bad)
+
+	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20)})
+	amd64 := platforms.Platform{OS: "linux", Architecture: "amd64"}
+	if _, err := s.Resolve(context.Background(), options(reg, false, "some/repo", "good", amd64)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Resolve(context.Background(), options(reg, false, "some/repo", "bad", amd64))
+	var merr *manifests.Error
+	if !errors.As(err, &merr) || merr.Reason != manifests.DigestMismatch || !strings.Contains(err.Error(), "the index declares") {
+		t.Errorf("resolving an index that declares the wrong size of a cached manifest: %v, want DigestMismatch", err)
 	}
 }
