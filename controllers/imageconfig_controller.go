@@ -169,12 +169,13 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	checked := checkedAt(res.CheckedAt, now)
 	obj.Status.LastCheckedTime = &metav1.Time{Time: checked}
 	applyResult(&obj.Status, res, now)
-	// Compare what the status holds on both sides: prev was cut to fit the object,
-	// so the new result is compared as cut the same way, not as it came.
 	after := res
-	if held := previousResult(&obj.Status); held != nil {
-		held.Unchanged = res.Unchanged
-		after = held
+	if prev != nil && !res.Unchanged && prev.Digest != res.Digest {
+		// A move. Compare what the status holds on both sides: prev was cut to fit
+		// the object, so the new result is compared as cut the same way.
+		if held := previousResult(&obj.Status); held != nil {
+			after = held
+		}
 	}
 	recordChange(&obj.Status, prev, after, moveSubject(obj), now)
 	markReady(obj, readyMessage(res))

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -21,19 +22,6 @@ import (
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
-
-// clock is a settable fake clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // reconcileAll reconciles every object at once and returns them as stored.
 func reconcileAll(t *testing.T, r *ImageConfigReconciler, objs []*imagesv1alpha1.ImageConfig) []*imagesv1alpha1.ImageConfig {
@@ -76,7 +64,7 @@ func testSharedFleet(t *testing.T, env *testenv.Env) {
 	reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
 	idx, _ := testregistry.MultiArch(t)
 	index := reg.PushIndex(t, "demo/hello", "1.0", idx).String()
-	clk := &clock{now: time.Now().Truncate(time.Second)}
+	clk := clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	ns := newNamespace(t, env.Client)
 	r := &ImageConfigReconciler{Client: env.Client, Recorder: &recorder{}, AllowInsecureRegistries: true, Now: clk.Now,
 		Sessions: manifests.NewSessions(time.Hour, 100),
@@ -114,7 +102,7 @@ func testSharedFleet(t *testing.T, env *testenv.Env) {
 	}
 	for round := range 3 {
 		log.Reset()
-		clk.add(interval + interval/10 + time.Second) // every object is due
+		clk.Step(interval + interval/10 + time.Second) // every object is due
 		before := reconcileAll(t, r, objs)
 		for i, o := range before {
 			// The unchanged re-check wrote the check time and nothing else.
@@ -151,7 +139,7 @@ func testSharedFleet(t *testing.T, env *testenv.Env) {
 		Sessions: manifests.NewSessions(time.Hour, 100),
 		Finder:   manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20), Now: clk.Now})}
 	log.Reset()
-	clk.add(interval + interval/10 + time.Second)
+	clk.Step(interval + interval/10 + time.Second)
 	for _, o := range reconcileAll(t, restarted, objs) {
 		if o.Status.Digest != index || ready(o).Status != metav1.ConditionTrue {
 			t.Fatalf("after the restart: %s", conditionSummary(o))
@@ -169,7 +157,7 @@ func testSharedCredentials(t *testing.T, env *testenv.Env) {
 	reg := refregistry.Start(t, refregistry.Options{Mode: refregistry.TokenAuth, Users: map[string]string{"alice": alicePassword}})
 	idx, _ := testregistry.MultiArch(t)
 	reg.Push(t, "private/app", "1", idx)
-	clk := &clock{now: time.Now().Truncate(time.Second)}
+	clk := clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	ns := newNamespace(t, env.Client)
 	h := &credHarness{t: t, c: env.Client, rec: &recorder{}, ns: ns}
 	h.secret("pull", corev1.SecretTypeDockerConfigJson, map[string][]byte{".dockerconfigjson": dockerConfigJSON(reg.Host(), "alice", alicePassword)})
@@ -204,6 +192,6 @@ func testSharedCredentials(t *testing.T, env *testenv.Env) {
 	check([]*imagesv1alpha1.ImageConfig{reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{a})[0], reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{b})[0]})
 	// At once, and again later within the window.
 	check(reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{mk("with-secret-2", true), mk("without-2", false)}))
-	clk.add(time.Minute)
+	clk.Step(time.Minute)
 	check(reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{a, b}))
 }
