@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -112,17 +111,6 @@ func histogramCount(t *testing.T, m *Metrics) uint64 {
 	return d.GetHistogram().GetSampleCount()
 }
 
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestObservability checks what monitoring tools see: the metrics endpoint, the
 // rate limit in the status, and kstatus' verdicts. Its subtests share one control
 // plane and run one after another: the manager of the first is stopped before the
@@ -143,7 +131,7 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 	t.Cleanup(cancel)
 	g := NewWithT(t)
 
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	// TestManager registers a controller of the same name in this process.
 	skip := true
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: addr},

@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,3 +94,15 @@ func Start(t testing.TB) *Env {
 
 // GVR is the ImageConfig resource.
 var GVR = schema.GroupVersionResource{Group: imagesv1alpha1.GroupVersion.Group, Version: imagesv1alpha1.GroupVersion.Version, Resource: "imageconfigs"}
+
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago, for a
+// process the test starts that must be told its address in advance.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

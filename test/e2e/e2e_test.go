@@ -8,7 +8,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,16 +61,6 @@ func writeKubeconfig(t *testing.T, env *envtest.Environment, user envtest.User, 
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 const e2ePassword = "e2e-pw-Vt51mQ"
 
 func TestUserPath(t *testing.T) {
@@ -118,7 +107,7 @@ subjects:
 	}
 	defer private.Close()
 
-	probe := freePort(t)
+	probe := testenv.FreeAddr(t)
 	mgr := exec.Command(managerBin, "--allow-insecure-registries", "--health-probe-bind-address="+probe, "--metrics-bind-address=0", "--zap-log-level=debug")
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+managerKubeconfig)
 	logFile, err := os.Create(filepath.Join(dir, "manager.log"))

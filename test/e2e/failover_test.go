@@ -60,7 +60,7 @@ func TestLeaderFailover(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(managerBin, "--leader-elect", "--leader-elect-namespace=default",
 			"--leader-elect-lease-duration="+failoverLease.String(), "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms",
-			"--user-agent="+name, "--allow-insecure-registries", "--metrics-bind-address=0", "--health-probe-bind-address="+freePort(t))
+			"--user-agent="+name, "--allow-insecure-registries", "--metrics-bind-address=0", "--health-probe-bind-address="+testenv.FreeAddr(t))
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 		logFile, err := os.Create(filepath.Join(dir, name+".log"))
 		if err != nil {

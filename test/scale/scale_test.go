@@ -22,7 +22,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -142,15 +141,6 @@ func childPID(name string) int {
 		}
 	}
 	return -1
-}
-
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func uptime() string {
@@ -327,7 +317,7 @@ func TestScale(t *testing.T) {
 	tokens0 = len(reg.Tokens())
 	writes0 := w.writes.Load()
 	cpuAPI0, cpuEtcd0 := cpuSeconds(apiserverPID), cpuSeconds(etcdPID)
-	args := []string{"--allow-insecure-registries", "--health-probe-bind-address=" + freePort(t), "--metrics-bind-address=0"}
+	args := []string{"--allow-insecure-registries", "--health-probe-bind-address=" + testenv.FreeAddr(t), "--metrics-bind-address=0"}
 	args = append(args, strings.Fields(os.Getenv("MANAGER_ARGS"))...)
 	mgr := exec.Command(managerBin, args...)
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
