@@ -84,6 +84,12 @@ test-ui: ## Drive the manager's web UI in headless chromium (needs the chromium 
 	@assets="$$($(SETUP_ENVTEST))"; \
 	KUBEBUILDER_ASSETS="$$assets" go test -tags ui -count=1 $(GO_TEST_FLAGS) ./test/ui/...
 
+.PHONY: test-docs
+test-docs: build ## Run the docs' runnable blocks against make dev's environment, and check their links, make targets and flags.
+	@assets="$$($(SETUP_ENVTEST))"; \
+	go build -o bin/dev-env ./hack/dev; \
+	KUBEBUILDER_ASSETS="$$assets" go test -tags docs -count=1 $(GO_TEST_FLAGS) ./test/docs/...
+
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures (time, allocations, registry requests per resolution).
 	go test -run '^$$' -bench . -benchmem ./finders/...
