@@ -163,7 +163,7 @@ func TestPlainHTTP(t *testing.T) {
 			t.Errorf("unexpected request %v", q)
 		}
 	}
-	if r.Log().Count(http.MethodGet, "/v2/x/img/manifests/") != 1 {
+	if r.Log().CountPrefix(http.MethodGet, "/v2/x/img/manifests/") != 1 {
 		t.Errorf("want one manifest GET:\n%s", r.Log())
 	}
 }
@@ -256,7 +256,7 @@ func TestTokenAuth(t *testing.T) {
 						t.Errorf("unexpected request %v", q)
 					}
 				}
-				if n := r.Log().Count(http.MethodGet, "/token"); n != 1 {
+				if n := r.Log().CountPrefix(http.MethodGet, "/token"); n != 1 {
 					t.Errorf("%d token requests, want 1:\n%s", n, r.Log())
 				}
 			})
@@ -397,7 +397,7 @@ func TestBlobRedirect(t *testing.T) {
 				t.Fatalf("pull: %v\nregistry:\n%scdn:\n%s", err, r.Log(), cdnLog)
 			}
 			// Config + 2 layers.
-			if n := cdnLog.Count(http.MethodGet, "/blobs/"); n != 3 {
+			if n := cdnLog.CountPrefix(http.MethodGet, "/blobs/"); n != 3 {
 				t.Errorf("%d CDN blob GETs, want 3:\n%s", n, cdnLog)
 			}
 			for _, q := range cdnLog.Requests() {
