@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -109,3 +112,6 @@ func (s slowReader) Read(p []byte) (int, error) {
 	}
 	return s.r.Read(p)
 }
+
+// backoff is a retry backoff that does not wait.
+func backoff() transport.Backoff { return transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 2} }

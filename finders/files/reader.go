@@ -127,11 +127,11 @@ func ReadLayer(ctx context.Context, body io.Reader, d Descriptor, lim Limits) (*
 	if err := compressed.overLimit(); err != nil {
 		return nil, layerErr(ctx, d, "blob", err)
 	}
-	if d.Size > 0 && compressed.n != d.Size {
-		return nil, &FormatError{Layer: d.Digest, What: "blob", Err: fmt.Errorf("read %d bytes, the manifest declares %d", compressed.n, d.Size)}
-	}
 	if err := compressed.check(d.Digest, "compressed blob"); err != nil {
 		return nil, err
+	}
+	if d.Size > 0 && compressed.n != d.Size {
+		return nil, &FormatError{Layer: d.Digest, What: "blob", Err: fmt.Errorf("read %d bytes, the manifest declares %d", compressed.n, d.Size)}
 	}
 	if err := uncompressed.check(d.Digest, "uncompressed tar (diffID)"); err != nil {
 		return nil, err

@@ -103,6 +103,10 @@ type Layer struct {
 	// Source says how the index was made: "stream" (the whole blob, verified),
 	// "estargz" (the TOC, verified against the manifest's TOC digest annotation).
 	Source string `json:"source"`
+	// TOCDigest is the eStargz TOC digest the index was listed from.
+	TOCDigest string `json:"tocDigest,omitempty"`
+	// Cached is true when the index came from the Cache.
+	Cached bool `json:"cached,omitempty"`
 	// Entries are the layer's files, directories and links, in tar order,
 	// without whiteout markers.
 	Entries []Entry `json:"entries"`
