@@ -230,13 +230,20 @@ func writeFilesTable(a *app, out filesOutput) error {
 			return err
 		}
 	}
-	shown := len(out.Files)
-	what := "paths"
+	what := plural(len(out.Files), "path")
 	if out.Layer != nil {
-		shown, what = len(out.Changes), fmt.Sprintf("changes in layer %d", *out.Layer)
+		what = fmt.Sprintf("%s in layer %d", plural(len(out.Changes), "change"), *out.Layer)
 	}
-	_, err := fmt.Fprintf(a.stdout, "\n%d %s, %d layers, %d bytes wasted\n", shown, what, len(out.Layers), out.WastedBytes)
+	_, err := fmt.Fprintf(a.stdout, "\n%s, %s, %d bytes wasted\n", what, plural(len(out.Layers), "layer"), out.WastedBytes)
 	return err
+}
+
+// plural is "1 path" or "n paths".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // entryName is the path as ls -l shows it, with a link's target.
