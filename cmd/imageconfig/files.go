@@ -17,6 +17,7 @@ import (
 
 	"github.com/imageconfig/imageconfig-operator/finders/files"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/ui"
 )
 
 func init() { addCommand(newFilesCommand) }
@@ -359,4 +360,56 @@ func (lv *layersView) insert(cells []string, extra ...string) []string {
 	}
 	out := append([]string{}, cells[:len(cells)-1]...)
 	return append(append(out, extra...), cells[len(cells)-1])
+}
+
+// Files indexes ref's layers for the UI's /files page, through the default
+// on-disk cache, and maps the view to the UI's shape.
+func (s *resolveSource) Files(ctx context.Context, ref, platform string) (*ui.FileIndex, error) {
+	if platform == "" {
+		platform = s.a.platform
+	}
+	s.optsMu.Lock()
+	opts, err := s.a.options(ref, platform)
+	s.optsMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	idx := indexFlags{cacheSize: files.DefaultCacheSize, maxLayerSize: files.DefaultMaxLayerSize, maxEntries: files.DefaultMaxEntries,
+		concurrency: files.DefaultConcurrency, timeout: 10 * time.Minute}
+	res, v, err := idx.index(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return uiFileIndex(res, v), nil
+}
+
+// uiFileIndex maps a files.View to the UI's FileIndex.
+func uiFileIndex(res *manifests.Result, v *files.View) *ui.FileIndex {
+	out := &ui.FileIndex{ImageRef: res.ImageRef, Platform: res.Platform, WastedBytes: v.WastedBytes,
+		Files: []ui.FileEntry{}, Findings: []ui.FileFinding{}}
+	entry := func(e files.Entry, layer int) ui.FileEntry {
+		return ui.FileEntry{Path: e.Path, Type: string(e.Type), Mode: modeString(e), Size: e.Size, Layer: layer, LinkTarget: e.LinkTarget}
+	}
+	for _, l := range v.Layers {
+		out.Layers = append(out.Layers, ui.FileLayer{Index: l.Index, Digest: l.Digest, Added: l.Added, Modified: l.Modified, Deleted: l.Deleted, WastedBytes: l.WastedBytes})
+	}
+	for _, f := range v.Files {
+		out.Files = append(out.Files, entry(f.Entry, f.Layer))
+	}
+	out.Changes = make([][]ui.FileEntry, len(v.Changes))
+	for i, cs := range v.Changes {
+		for _, c := range cs {
+			e := entry(c.Entry, i)
+			e.Change = c.Change
+			out.Changes[i] = append(out.Changes[i], e)
+		}
+	}
+	for _, f := range v.Findings {
+		by := -1
+		if f.ByLayer != nil {
+			by = *f.ByLayer
+		}
+		out.Findings = append(out.Findings, ui.FileFinding{Kind: f.Kind, Path: f.Path, Layer: f.Layer, Bytes: f.Bytes, ByLayer: by})
+	}
+	return out
 }
