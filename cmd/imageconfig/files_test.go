@@ -3,10 +3,13 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -175,5 +178,38 @@ func TestFilesCommandUsage(t *testing.T) {
 		if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 saying %q", tt.args, r.code, r.stderr, tt.want)
 		}
+	}
+}
+
+// TestServeFiles: imageconfig serve's source indexes files for the UI's /files
+// page, through the cache in the user cache directory.
+func TestServeFiles(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := testregistry.New(t, testregistry.Options{})
+	reg.PushImage(t, "app", "v1", filesImage(t))
+	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, platform: "linux/amd64", insecure: true, timeout: time.Minute}
+	src := &resolveSource{a: a, ttl: time.Minute, max: 4, now: time.Now}
+	idx, err := src.Files(context.Background(), reg.Host()+"/app:v1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range idx.Files {
+		got = append(got, f.Path+" "+f.Mode+" "+strconv.Itoa(f.Layer))
+	}
+	want := []string{"/etc drwxr-xr-x 0", "/etc/app.conf -rw-r--r-- 1", "/root drwx------ 0", "/tmp/\x1b[31mred\n -rw-r--r-- 1", "/usr/bin/sh lrwxrwxrwx 0", "/usr/bin/su -rwsr-xr-x 0"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	if len(idx.Changes) != 2 || len(idx.Changes[1]) != 3 || idx.Findings[0].Kind != "deletedButPresent" || idx.Findings[0].ByLayer != 1 {
+		t.Errorf("changes %v, findings %v", idx.Changes, idx.Findings)
+	}
+	reg.Log().Reset()
+	if _, err := src.Files(context.Background(), reg.Host()+"/app:v1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.Log().BlobGETs(); n != 1 {
+		t.Errorf("a second page view made %d blob requests, want 1 (the config)", n)
 	}
 }
