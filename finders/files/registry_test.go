@@ -214,7 +214,7 @@ func TestIndexCancelledNoGoroutineLeft(t *testing.T) {
 // to come back to at most want, and returns the last count.
 func settleGoroutines(want int) int {
 	n := runtime.NumGoroutine()
-	for i := 0; i < 200 && n > want; i++ {
+	for i := 0; i < 500 && n > want; i++ {
 		time.Sleep(10 * time.Millisecond)
 		n = runtime.NumGoroutine()
 	}
