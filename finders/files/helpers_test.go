@@ -29,11 +29,17 @@ type tf struct {
 }
 
 // file, dir, symlink, hardlink and whiteout build tf values.
-func file(name string, mode int64, body string) tf { return tf{Name: name, Type: tar.TypeReg, Mode: mode, Body: body} }
-func dir(name string, mode int64) tf               { return tf{Name: name, Type: tar.TypeDir, Mode: mode} }
-func symlink(name, target string) tf               { return tf{Name: name, Type: tar.TypeSymlink, Mode: 0o777, Link: target} }
-func hardlink(name, target string) tf              { return tf{Name: name, Type: tar.TypeLink, Mode: 0o755, Link: target} }
-func whiteout(name string) tf                      { return tf{Name: name, Type: tar.TypeReg, Mode: 0o644} }
+func file(name string, mode int64, body string) tf {
+	return tf{Name: name, Type: tar.TypeReg, Mode: mode, Body: body}
+}
+func dir(name string, mode int64) tf { return tf{Name: name, Type: tar.TypeDir, Mode: mode} }
+func symlink(name, target string) tf {
+	return tf{Name: name, Type: tar.TypeSymlink, Mode: 0o777, Link: target}
+}
+func hardlink(name, target string) tf {
+	return tf{Name: name, Type: tar.TypeLink, Mode: 0o755, Link: target}
+}
+func whiteout(name string) tf { return tf{Name: name, Type: tar.TypeReg, Mode: 0o644} }
 
 // tarOf writes the entries as a tar; a regular file with Size and no Body gets
 // Size bytes of a repeating pattern.
@@ -114,4 +120,6 @@ func (s slowReader) Read(p []byte) (int, error) {
 }
 
 // backoff is a retry backoff that does not wait.
-func backoff() transport.Backoff { return transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 2} }
+func backoff() transport.Backoff {
+	return transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 2}
+}

@@ -25,7 +25,9 @@ func FilesImage() (v1.Image, error) {
 		mode             int64
 		typ              byte
 	}
-	reg := func(name string, mode int64, body string) entry { return entry{name: name, mode: mode, body: body, typ: tar.TypeReg} }
+	reg := func(name string, mode int64, body string) entry {
+		return entry{name: name, mode: mode, body: body, typ: tar.TypeReg}
+	}
 	dir := func(name string, mode int64) entry { return entry{name: name, mode: mode, typ: tar.TypeDir} }
 	steps := []struct {
 		createdBy string

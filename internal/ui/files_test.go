@@ -34,7 +34,7 @@ func filesIndex() *ui.FileIndex {
 			{Path: "/usr/bin/su", Type: "file", Mode: "-rwsr-xr-x", Size: 3, Layer: 0},
 			{Path: "/" + hostile, Type: "symlink", Mode: "lrwxrwxrwx", Layer: 1, LinkTarget: hostile},
 		},
-		Changes: [][]ui.FileEntry{nil, {{Path: "/" + hostile, Type: "symlink", Change: "added", Layer: 1}, {Path: "/secret", Type: "file", Size: 70, Change: "deleted", Layer: 1}}},
+		Changes:  [][]ui.FileEntry{nil, {{Path: "/" + hostile, Type: "symlink", Change: "added", Layer: 1}, {Path: "/secret", Type: "file", Size: 70, Change: "deleted", Layer: 1}}},
 		Findings: []ui.FileFinding{{Kind: "deletedButPresent", Path: "/secret", Layer: 0, Bytes: 70, ByLayer: 1}, {Kind: "setuid", Path: "/usr/bin/su", Layer: 0, Bytes: 3, ByLayer: -1}},
 	}
 }
