@@ -148,7 +148,7 @@ func TestResearch(t *testing.T) {
 		}
 		// A suspended edit changes nothing either.
 		h.update(obj, func(o *imagesv1alpha1.ImageConfig) { o.Spec.Repository, o.Spec.Suspend = "research/two", true })
-		h.reconcile(obj)
+		_, _, _ = h.reconcile(obj)
 		h.update(obj, func(o *imagesv1alpha1.ImageConfig) { o.Spec.Suspend = false })
 		_, err, got := h.reconcile(obj)
 		if err != nil || got.Status.ImageRef != h.reg.Host()+"/research/two:1" {

@@ -18,7 +18,6 @@ import (
 var (
 	digestA = "sha256:" + strings.Repeat("a", 64)
 	digestB = "sha256:" + strings.Repeat("b", 64)
-	digestC = "sha256:" + strings.Repeat("c", 64)
 )
 
 func condition(typ string, status metav1.ConditionStatus, reason, msg string, gen int64) metav1.Condition {

@@ -52,7 +52,9 @@ func filesImage(t *testing.T) v1.Image {
 			if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: e.mode, Size: int64(len(e.body)), Typeflag: typ, Linkname: e.link}); err != nil {
 				t.Fatal(err)
 			}
-			io.WriteString(tw, e.body)
+			if _, err := io.WriteString(tw, e.body); err != nil {
+				t.Fatal(err)
+			}
 		}
 		tw.Close()
 		b := buf.Bytes()

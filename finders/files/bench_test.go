@@ -32,7 +32,7 @@ func benchLayer(t testing.TB, mib int) (blob []byte, diffID string, entries int)
 	tw := tar.NewWriter(uncompressed)
 	rng := rand.New(rand.NewPCG(18, 2026))
 	noise := make([]byte, 64<<10)
-	rand.NewChaCha8([32]byte{18}).Read(noise)
+	_, _ = rand.NewChaCha8([32]byte{18}).Read(noise) // ChaCha8.Read never fails
 	text := bytes.Repeat([]byte("the quick brown fox jumps over the lazy dog\n"), 1600)
 	for i := 0; out.Len() < mib<<20; i++ {
 		if i%50 == 0 {
@@ -48,8 +48,12 @@ func benchLayer(t testing.TB, mib int) (blob []byte, diffID string, entries int)
 		entries++
 		half := size / 2
 		off := rng.IntN(len(noise) - half)
-		tw.Write(noise[off : off+half])
-		tw.Write(text[:size-half])
+		if _, err := tw.Write(noise[off : off+half]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(text[:size-half]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)

@@ -64,7 +64,9 @@ func TestCacheEviction(t *testing.T) {
 		// Each file's use time is its write time, one minute apart; reading layer 0 renews it.
 		name := c.key(Descriptor{DiffID: layer(i).DiffID}, SourceStream)
 		if _, err := os.Stat(name); err == nil {
-			os.Chtimes(name, clock, clock)
+			if err := os.Chtimes(name, clock, clock); err != nil {
+				t.Fatal(err)
+			}
 		}
 		clock = clock.Add(time.Minute)
 		if c.Get(Descriptor{DiffID: layer(0).DiffID}) == nil && i < 3 {

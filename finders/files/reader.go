@@ -176,7 +176,7 @@ func (l *Layer) add(hdr *tar.Header, d Descriptor, lim Limits) error {
 	}
 	var t Type
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeCont:
+	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeCont: // archive/tar reports the old TypeRegA ("\x00") as TypeReg
 		t = TypeFile
 	case tar.TypeDir:
 		t = TypeDir

@@ -80,7 +80,7 @@ func NewRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 	if o.RetryBackoff != nil {
 		backoff = *o.RetryBackoff
 	}
-	var t http.RoundTripper = transport.NewRetry(&guard{inner: base, insecure: o.Insecure, network: o.Network},
+	t := transport.NewRetry(&guard{inner: base, insecure: o.Insecure, network: o.Network},
 		transport.WithRetryBackoff(backoff), transport.WithRetryStatusCodes(retryStatusCodes...))
 	t = transport.NewUserAgent(t, o.UserAgent)
 	a := o.Auth

@@ -45,9 +45,9 @@ func condsOf(cs []metav1.Condition) []cond {
 	return out
 }
 
-func condition(typ string, status metav1.ConditionStatus, reason, msg string, gen int64) metav1.Condition {
+func condition(typ string, st metav1.ConditionStatus, reason, msg string, gen int64) metav1.Condition {
 	return metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen,
+		Type: typ, Status: st, Reason: reason, Message: msg, ObservedGeneration: gen,
 		LastTransitionTime: metav1.NewTime(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)),
 	}
 }

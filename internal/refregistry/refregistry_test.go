@@ -285,12 +285,13 @@ func TestTokenAuth(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					r.Log().Reset()
 					err := pullImage(t, r, tc.client, tc.repo, "v1", d)
-					switch st := statusOf(err); {
-					case tc.status == 0:
+					st := statusOf(err)
+					switch tc.status {
+					case 0:
 						if err != nil {
 							t.Fatalf("pull: %v\n%s", err, r.Log())
 						}
-					case tc.status == -1:
+					case -1:
 						if st != http.StatusUnauthorized && st != http.StatusForbidden {
 							t.Fatalf("got %v (status %d), want 401/403\n%s", err, st, r.Log())
 						}
