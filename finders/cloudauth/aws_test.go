@@ -111,3 +111,70 @@ func TestAWSRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestAWSControllerLevel(t *testing.T) {
+	tests := []struct {
+		name     string
+		registry string
+		env      env
+		trustSA  string // the subject of the controller's token file
+		wantErr  string
+		wantCall string
+	}{
+		{name: "IRSA", registry: ecrRegistry, trustSA: "imageconfig-system/controller-manager", wantCall: "ecr",
+			env: env{"AWS_ROLE_ARN": awsRole, "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"}},
+		{name: "IRSA to ECR Public", registry: "public.ecr.aws", trustSA: "imageconfig-system/controller-manager", wantCall: "ecr-public",
+			env: env{"AWS_ROLE_ARN": awsRole, "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"}},
+		{name: "endpoints overridden", registry: ecrRegistry, trustSA: "imageconfig-system/controller-manager", wantCall: "ecr",
+			env: env{"AWS_ROLE_ARN": awsRole, "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+				"AWS_ENDPOINT_URL_STS": "https://sts.private.example", "AWS_ENDPOINT_URL_ECR": "https://ecr.private.example"}},
+		{name: "no identity", registry: ecrRegistry, env: env{}, wantErr: "the controller has no AWS workload identity"},
+		{name: "half of IRSA", registry: ecrRegistry, env: env{"AWS_ROLE_ARN": awsRole}, wantErr: "sets only one of AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE"},
+		{name: "token file missing", registry: ecrRegistry, env: env{"AWS_ROLE_ARN": awsRole, "AWS_WEB_IDENTITY_TOKEN_FILE": "/nowhere"}, wantErr: "reading the controller's token file: open /nowhere"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newClock()
+			cloud := cloudfake.NewCloud(t)
+			aws := cloudfake.NewAWS(cloud, clock, "eu-west-1")
+			// The overridden endpoints are the same fakes under private names.
+			cloud.Handle("sts.private.example", cloud.Handler("sts.eu-west-1.amazonaws.com"))
+			cloud.Handle("ecr.private.example", cloud.Handler("api.ecr.eu-west-1.amazonaws.com"))
+			aws.Trust(awsRole, "imageconfig-system", "controller-manager")
+			if tt.trustSA != "" {
+				ns, name, _ := strings.Cut(tt.trustSA, "/")
+				tt.env["file:"+tt.env["AWS_WEB_IDENTITY_TOKEN_FILE"]] = cloudfake.ServiceAccountToken(ns, name, "sts.amazonaws.com", clock.Now().Add(time.Hour)) + "\n"
+			}
+			b := newBroker(t, cloud, clock, tt.env, cloudauth.Hooks{})
+			c, err := b.Credentials(context.Background(), cloudauth.AWS, tt.registry, cloudauth.Identity{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || cloudauth.Reason(err) != "ProviderIdentityInvalid" {
+					t.Fatalf("error = %v (reason %q), want ProviderIdentityInvalid saying %q", err, cloudauth.Reason(err), tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !aws.ValidPassword(c.Username, c.Password) {
+				t.Errorf("the registry would refuse %v", c)
+			}
+			if want := "provider aws via controller (role " + awsRole + ")"; c.Source != want {
+				t.Errorf("Source = %q, want %q", c.Source, want)
+			}
+			if aws.Calls.Get(tt.wantCall) != 1 {
+				t.Errorf("%s calls = %d, want 1", tt.wantCall, aws.Calls.Get(tt.wantCall))
+			}
+			if _, overridden := tt.env["AWS_ENDPOINT_URL_STS"]; overridden {
+				for _, h := range []string{"sts.private.example", "ecr.private.example"} {
+					if cloud.Requests(h) != 1 {
+						t.Errorf("requests to %s = %d, want 1", h, cloud.Requests(h))
+					}
+				}
+				if n := cloud.Requests("sts.eu-west-1.amazonaws.com"); n != 0 {
+					t.Errorf("the default STS endpoint got %d requests", n)
+				}
+			}
+		})
+	}
+}

@@ -34,12 +34,13 @@ type AWS struct {
 	tokens   map[string]time.Time
 }
 
-// NewAWS registers STS for region (and the global endpoint), ECR for region and
+// NewAWS registers STS for region, us-east-1 and the global endpoint, ECR for region and
 // ECR Public on cloud.
 func NewAWS(cloud *Cloud, clock Clock, region string) *AWS {
 	a := &AWS{Clock: clock, trust: map[string]string{}, sessions: map[string]string{}, tokens: map[string]time.Time{}}
 	cloud.Handle("sts.amazonaws.com", http.HandlerFunc(a.sts))
 	cloud.Handle("sts."+region+".amazonaws.com", http.HandlerFunc(a.sts))
+	cloud.Handle("sts.us-east-1.amazonaws.com", http.HandlerFunc(a.sts)) // ECR Public's region
 	cloud.Handle("api.ecr."+region+".amazonaws.com", http.HandlerFunc(a.ecr))
 	cloud.Handle("api.ecr-public.us-east-1.amazonaws.com", http.HandlerFunc(a.ecr))
 	return a

@@ -87,6 +87,13 @@ func (c *Cloud) Handle(host string, h http.Handler) {
 	c.hosts[strings.ToLower(host)] = h
 }
 
+// Handler returns the handler registered for host, nil if none.
+func (c *Cloud) Handler(host string) http.Handler {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hosts[strings.ToLower(host)]
+}
+
 // Addr is the listener's address, where every name leads.
 func (c *Cloud) Addr() string { return c.srv.Listener.Addr().String() }
 
@@ -97,11 +104,16 @@ func (c *Cloud) RootCAs() *x509.CertPool { return c.pool }
 func (c *Cloud) CAPEM() []byte { return pemCert(c.ca.Raw) }
 
 // DialContext connects every address of a registered name to the Cloud's
-// listener; any other name is refused, so nothing leaves the machine.
+// listener, and a loopback IP address (such as the metadata server's) to itself;
+// anything else is refused, so nothing leaves the machine.
 func (c *Cloud) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		host = addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return d.DialContext(ctx, network, addr)
 	}
 	c.mu.Lock()
 	_, ok := c.hosts[strings.ToLower(host)]
@@ -109,7 +121,6 @@ func (c *Cloud) DialContext(ctx context.Context, network, addr string) (net.Conn
 	if !ok {
 		return nil, fmt.Errorf("cloudfake: no fake answers for %s", addr)
 	}
-	var d net.Dialer
 	return d.DialContext(ctx, network, c.Addr())
 }
 
