@@ -133,7 +133,9 @@ func (c *Cloud) Transport() *http.Transport {
 }
 
 // Client is an HTTP client over Transport.
-func (c *Cloud) Client() *http.Client { return &http.Client{Transport: c.Transport(), Timeout: 10 * time.Second} }
+func (c *Cloud) Client() *http.Client {
+	return &http.Client{Transport: c.Transport(), Timeout: 10 * time.Second}
+}
 
 // Requests counts the requests each host received.
 func (c *Cloud) Requests(host string) int {
