@@ -61,10 +61,10 @@ func (b *Broker) awsControllerPlan(reg Registry, id Identity) (plan, error) {
 	env := b.opts.Getenv
 	if role, file := env("AWS_ROLE_ARN"), env("AWS_WEB_IDENTITY_TOKEN_FILE"); role != "" || file != "" {
 		if role == "" || file == "" {
-			return plan{}, &IdentityError{AWS, "the controller's environment sets only one of AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE; IRSA sets both"}
+			return plan{}, &IdentityError{AWS, "the environment sets only one of AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE; IRSA sets both"}
 		}
 		if !awsRoleARN.MatchString(role) {
-			return plan{}, &IdentityError{AWS, fmt.Sprintf("the controller's AWS_ROLE_ARN %q is not an IAM role ARN", role)}
+			return plan{}, &IdentityError{AWS, fmt.Sprintf("AWS_ROLE_ARN %q is not an IAM role ARN", role)}
 		}
 		session := env("AWS_ROLE_SESSION_NAME")
 		if session == "" {
@@ -91,7 +91,7 @@ func (b *Broker) awsControllerPlan(reg Registry, id Identity) (plan, error) {
 			},
 		}, nil
 	}
-	return plan{}, &IdentityError{AWS, "the controller has no AWS workload identity: neither AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE (IRSA) nor AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (EKS Pod Identity) is set; name a service account for object-level identity instead"}
+	return plan{}, &IdentityError{AWS, "this process has no AWS workload identity: neither AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE (IRSA) nor AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (EKS Pod Identity) is set"}
 }
 
 // tokenFile reads a projected token file, afresh at each exchange: the kubelet rotates it.
@@ -99,12 +99,12 @@ func (b *Broker) tokenFile(p Provider, path string) func(context.Context) (strin
 	return func(context.Context) (string, error) {
 		data, err := b.opts.ReadFile(path)
 		if err != nil {
-			return "", &IdentityError{p, fmt.Sprintf("reading the controller's token file: %v", err)}
+			return "", &IdentityError{p, fmt.Sprintf("reading the token file: %v", err)}
 		}
 		if t := strings.TrimSpace(string(data)); t != "" {
 			return t, nil
 		}
-		return "", &IdentityError{p, fmt.Sprintf("the controller's token file %s is empty", path)}
+		return "", &IdentityError{p, fmt.Sprintf("the token file %s is empty", path)}
 	}
 }
 

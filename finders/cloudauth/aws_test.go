@@ -128,9 +128,9 @@ func TestAWSControllerLevel(t *testing.T) {
 		{name: "endpoints overridden", registry: ecrRegistry, trustSA: "imageconfig-system/controller-manager", wantCall: "ecr",
 			env: env{"AWS_ROLE_ARN": awsRole, "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
 				"AWS_ENDPOINT_URL_STS": "https://sts.private.example", "AWS_ENDPOINT_URL_ECR": "https://ecr.private.example"}},
-		{name: "no identity", registry: ecrRegistry, env: env{}, wantErr: "the controller has no AWS workload identity"},
+		{name: "no identity", registry: ecrRegistry, env: env{}, wantErr: "this process has no AWS workload identity"},
 		{name: "half of IRSA", registry: ecrRegistry, env: env{"AWS_ROLE_ARN": awsRole}, wantErr: "sets only one of AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE"},
-		{name: "token file missing", registry: ecrRegistry, env: env{"AWS_ROLE_ARN": awsRole, "AWS_WEB_IDENTITY_TOKEN_FILE": "/nowhere"}, wantErr: "reading the controller's token file: open /nowhere"},
+		{name: "token file missing", registry: ecrRegistry, env: env{"AWS_ROLE_ARN": awsRole, "AWS_WEB_IDENTITY_TOKEN_FILE": "/nowhere"}, wantErr: "reading the token file: open /nowhere"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,7 +44,7 @@ func (b *Broker) azurePlan(reg Registry, id Identity) (plan, error) {
 		client, tenant = env("AZURE_CLIENT_ID"), env("AZURE_TENANT_ID")
 		file := env("AZURE_FEDERATED_TOKEN_FILE")
 		if client == "" || tenant == "" || file == "" {
-			return plan{}, &IdentityError{Azure, "the controller has no Azure workload identity: AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE must all be set (the Azure Workload Identity webhook sets them for a pod labelled azure.workload.identity/use: \"true\"); name a service account for object-level identity instead"}
+			return plan{}, &IdentityError{Azure, "this process has no Azure workload identity: AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE must all be set (the Azure Workload Identity webhook sets them for a pod labelled azure.workload.identity/use: \"true\")"}
 		}
 		token = b.tokenFile(Azure, file)
 	} else {
