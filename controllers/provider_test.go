@@ -157,6 +157,7 @@ func TestProviders(t *testing.T) {
 				if rd := ready(got); rd == nil || rd.Status != metav1.ConditionTrue {
 					t.Fatalf("not Ready: %s", conditionSummary(got))
 				}
+				t.Logf("authSource: %s; Ready: %s", got.Status.AuthSource, ready(got).Message)
 				if got.Status.AuthSource != wantSource {
 					t.Errorf("authSource = %q, want %q", got.Status.AuthSource, wantSource)
 				}
@@ -232,6 +233,7 @@ func TestProviders(t *testing.T) {
 				if rd == nil || rd.Status != metav1.ConditionFalse || rd.Reason != tt.wantReason || !strings.Contains(rd.Message, tt.wantMsg) {
 					t.Errorf("Ready = %+v, want False/%s saying %q", rd, tt.wantReason, tt.wantMsg)
 				}
+				t.Logf("Ready=%s reason=%s message=%s", rd.Status, rd.Reason, rd.Message)
 				if (err != nil) != tt.wantError {
 					t.Errorf("Reconcile error = %v, want an error: %v", err, tt.wantError)
 				}
