@@ -59,7 +59,6 @@ func (s *saIdentity) identity(namespace, name string, annotations map[string]str
 // newBroker returns a broker talking to cloud, with the environment e.
 func newBroker(t *testing.T, cloud *cloudfake.Cloud, clock *fakeClock, e env, hooks cloudauth.Hooks) *cloudauth.Broker {
 	t.Helper()
-	files := map[string]string{}
 	return cloudauth.NewBroker(cloudauth.Options{
 		HTTPClient: cloud.Client(),
 		Clock:      clock,
@@ -68,7 +67,6 @@ func newBroker(t *testing.T, cloud *cloudfake.Cloud, clock *fakeClock, e env, ho
 			if v, ok := e["file:"+p]; ok {
 				return []byte(v), nil
 			}
-			_ = files
 			return nil, &fileError{p}
 		},
 		Hooks: hooks,
