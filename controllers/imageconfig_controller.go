@@ -25,8 +25,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/cloudauth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
+	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
 )
 
 // ImageConfigReconciler resolves ImageConfigs through their registries.
@@ -62,6 +64,12 @@ type ImageConfigReconciler struct {
 	Sessions *manifests.Sessions
 	// Metrics counts registry requests, resolutions and cache lookups; nil disables them.
 	Metrics *Metrics
+	// CloudAuth exchanges workload identities for cloud registry credentials
+	// (spec.provider) and caches them; a process-wide default when nil.
+	CloudAuth *cloudauth.Broker
+	// ObjectLevelWorkloadIdentity allows spec.provider with spec.serviceAccountName:
+	// TokenRequests for the object's ServiceAccount (--enable-object-level-workload-identity).
+	ObjectLevelWorkloadIdentity bool
 
 	limiter *intervalLimiter
 	// credentialFailures counts consecutive credential failures per object, for their backoff.
@@ -196,6 +204,9 @@ func (r *ImageConfigReconciler) failed(ctx context.Context, obj *imagesv1alpha1.
 	var cerr *credentialError
 	var ferr *manifests.Error
 	switch {
+	case errors.As(err, &cerr) && cerr.transient:
+		imagestatus.MarkRetrying(obj, cerr.reason, cerr.msg)
+		return ctrl.Result{}, err
 	case errors.As(err, &cerr):
 		// Secrets are not watched, so a fixed credential is only seen by trying again:
 		// soon, but never hammering the registry with wrong credentials.
