@@ -80,18 +80,18 @@ func setUpProvider(t *testing.T, cloud *cloudfake.Cloud, p cloudauth.Provider, n
 				return "provider gcp via serviceaccount " + ns + "/puller (impersonating puller@my-project.iam.gserviceaccount.com)"
 			}}, digest
 	default:
-		const client, tenant = "11111111-2222-3333-4444-555555555555", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+		const clientID, tenant = "11111111-2222-3333-4444-555555555555", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 		const controllerClient = "99999999-2222-3333-4444-555555555555"
 		az := cloudfake.NewAzure(cloud, wallClock{})
-		az.Federate(client, tenant, ns, "puller")
+		az.Federate(clientID, tenant, ns, "puller")
 		az.Federate(controllerClient, tenant, "imageconfig-system", "controller-manager")
 		host := "myregistry.azurecr.io"
 		cloud.Handle(host, az.ACR(basicAuth(reg, az.ValidPassword)))
-		return providerCase{p, host, map[string]string{cloudauth.AzureClientIDAnnotation: client, cloudauth.AzureTenantIDAnnotation: tenant},
+		return providerCase{p, host, map[string]string{cloudauth.AzureClientIDAnnotation: clientID, cloudauth.AzureTenantIDAnnotation: tenant},
 			map[string]string{"AZURE_CLIENT_ID": controllerClient, "AZURE_TENANT_ID": tenant, "AZURE_FEDERATED_TOKEN_FILE": tokenFile,
 				"file": cloudfake.ServiceAccountToken("imageconfig-system", "controller-manager", cloudauth.AzureAudience, time.Now().Add(time.Hour))},
 			func(ns string) string {
-				return "provider azure via serviceaccount " + ns + "/puller (client " + client + ", tenant " + tenant + ")"
+				return "provider azure via serviceaccount " + ns + "/puller (client " + clientID + ", tenant " + tenant + ")"
 			}}, digest
 	}
 }

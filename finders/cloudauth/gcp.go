@@ -37,7 +37,7 @@ var (
 	gcpWIFProvider    = regexp.MustCompile(`^projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9-]{4,32}/providers/[a-z0-9-]{4,32}$`)
 )
 
-func (b *Broker) gcpPlan(reg Registry, id Identity) (plan, error) {
+func (b *Broker) gcpPlan(_ Registry, id Identity) (plan, error) {
 	gsa := id.Annotations[GCPServiceAccountAnnotation]
 	if gsa != "" && !gcpServiceAccount.MatchString(gsa) {
 		return plan{}, &IdentityError{GCP, fmt.Sprintf("serviceaccount %s: annotation %s=%q is not a Google service account email such as puller@my-project.iam.gserviceaccount.com", id.ServiceAccount, GCPServiceAccountAnnotation, gsa)}

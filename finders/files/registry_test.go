@@ -96,7 +96,7 @@ func TestIndexBlobDigestMismatch(t *testing.T) {
 		if !strings.Contains(req.URL.Path, "/blobs/"+p.descs[1].Digest) {
 			return false
 		}
-		w.Write(other)
+		_, _ = w.Write(other)
 		return true
 	})
 	_, err := (&Indexer{}).Layers(context.Background(), p.src, p.descs)
@@ -184,7 +184,7 @@ func TestIndexCancelledNoGoroutineLeft(t *testing.T) {
 		// Half a blob, then a stall until the client goes away.
 		w.Header().Set("Content-Length", "10000000")
 		w.WriteHeader(http.StatusOK)
-		w.Write(bytes.Repeat([]byte{0x1f, 0x8b}, 1))
+		_, _ = w.Write(bytes.Repeat([]byte{0x1f, 0x8b}, 1))
 		w.(http.Flusher).Flush()
 		started <- struct{}{}
 		<-req.Context().Done()

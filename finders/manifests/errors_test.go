@@ -283,7 +283,7 @@ func TestErrorClasses(t *testing.T) {
 				}
 				w.Header().Set("Content-Length", fmt.Sprint(len(other)))
 				w.WriteHeader(http.StatusOK)
-				w.Write(other)
+				_, _ = w.Write(other)
 				return true
 			})
 			return errSetup{opts: options(reg, false, "r", "t", amd64), contains: []string{cfg, " r", sha256Of(other)}}
@@ -502,7 +502,7 @@ func newCDN(t *testing.T, body []byte) *cdn {
 		}
 		c.mu.Unlock()
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Write(body)
+		_, _ = w.Write(body)
 	}))
 	t.Cleanup(c.srv.Close)
 	return c

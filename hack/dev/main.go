@@ -126,10 +126,13 @@ Press Ctrl-C to stop everything.
 	fmt.Println("\nStopping the manager...")
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case _ = <-done:
+	case err := <-done:
+		if err != nil {
+			fmt.Println("The manager stopped:", err)
+		}
 	case <-time.After(15 * time.Second):
 		_ = cmd.Process.Kill()
-		_ = <-done
+		fmt.Println("The manager was killed after 15s:", <-done)
 	}
 	return nil
 }

@@ -186,10 +186,13 @@ func startDev(t *testing.T, root, kubeconfig, registry, ui string) string {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Logf("the dev environment exited: %v", err)
+			}
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			t.Logf("the dev environment was killed after 30s: %v", <-done)
 		}
 		if t.Failed() {
 			t.Logf("make dev's output:\n%s", log.String())

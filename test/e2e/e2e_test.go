@@ -123,7 +123,10 @@ subjects:
 	defer func() {
 		_ = mgr.Process.Signal(os.Interrupt)
 		select {
-		case _ = <-exited:
+		case err := <-exited:
+			if err != nil {
+				t.Logf("the manager exited: %v", err)
+			}
 		case <-time.After(15 * time.Second):
 			_ = mgr.Process.Kill()
 			t.Errorf("the manager did not stop within 15s of SIGINT")

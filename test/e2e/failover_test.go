@@ -75,7 +75,10 @@ func TestLeaderFailover(t *testing.T) {
 		t.Cleanup(func() {
 			_ = cmd.Process.Signal(os.Interrupt)
 			select {
-			case <-exited:
+			case err := <-exited:
+				if err != nil {
+					t.Logf("%s exited: %v", cmd.Path, err)
+				}
 			case <-time.After(15 * time.Second):
 				_ = cmd.Process.Kill()
 			}
