@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/gomega"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -193,6 +194,7 @@ func waitServing(t *testing.T, url string) {
 // roles of config/rbac, and sends them ServiceAccount tokens: TokenReview and
 // SubjectAccessReview decide.
 func TestSecureMetricsAndUI(t *testing.T) {
+	ctrl.SetLogger(logr.Discard())
 	env := testenv.Start(t)
 	c := cluster{t: t, env: env, admin: kubernetes.NewForConfigOrDie(env.Config)}
 	ctx := context.Background()
