@@ -145,8 +145,8 @@ func checkInstall(t *testing.T, k kubectl, what, ns string, objs []*unstructured
 		{[]string{"create", "leases.coordination.k8s.io", "-n", ns}, "yes"},
 		{[]string{"create", "leases.coordination.k8s.io", "-n", "default"}, "no"},
 		// The secure metrics (and --ui-secure) review their clients' tokens.
-		{[]string{"create", "tokenreviews.authentication.k8s.io"}, "yes"},
-		{[]string{"create", "subjectaccessreviews.authorization.k8s.io"}, "yes"},
+		{[]string{"create", "tokenreviews.authentication.k8s.io", "--all-namespaces"}, "yes"},
+		{[]string{"create", "subjectaccessreviews.authorization.k8s.io", "--all-namespaces"}, "yes"},
 	} {
 		out, _ := k.run("", append([]string{"auth", "can-i", "--as", sa}, q.args...)...)
 		if got := strings.TrimSpace(out); got != q.want {
