@@ -210,20 +210,14 @@ func (r *ImageConfigReconciler) failed(ctx context.Context, obj *imagesv1alpha1.
 	}
 
 	r.credentialFailures.Delete(key)
-	reason, msg := string(ferr.Reason), ferr.Error()
-	switch ferr.Reason {
-	case manifests.RateLimited:
-		markRetrying(obj, reason, rateLimitedMessage(ferr, r.now()))
-		if ferr.RetryAfter > 0 {
-			return ctrl.Result{RequeueAfter: min(ferr.RetryAfter, interval)}, nil
-		}
-		return ctrl.Result{}, err
-	case manifests.Unavailable:
-		markRetrying(obj, reason, msg)
+	markFailed(obj, ferr, r.now())
+	switch {
+	case ferr.Reason == manifests.RateLimited && ferr.RetryAfter > 0:
+		return ctrl.Result{RequeueAfter: min(ferr.RetryAfter, interval)}, nil
+	case !ferr.Terminal():
 		return ctrl.Result{}, err
 	default:
-		ctrl.LoggerFrom(ctx).Info("Resolution failed; waiting for the interval or a change", "reason", reason, "message", msg, "interval", interval)
-		markStalled(obj, reason, msg)
+		ctrl.LoggerFrom(ctx).Info("Resolution failed; waiting for the interval or a change", "reason", ferr.Reason, "message", ferr.Error(), "interval", interval)
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 }

@@ -208,7 +208,7 @@ func Start(t testing.TB, opts Options) *Registry {
 	app := handlers.NewApp(ctx, cfg)
 	r.app = app
 
-	srv := httptest.NewUnstartedServer(r.log.handler(r.marker, http.HandlerFunc(r.serveRegistry)))
+	srv := httptest.NewUnstartedServer(record(r.log, r.marker, http.HandlerFunc(r.serveRegistry)))
 	srv.Config.ErrorLog = discardLogger
 	if useTLS {
 		srv.TLS = r.pki.serverConfig(opts.RequireClientCert)
