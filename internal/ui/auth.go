@@ -56,7 +56,8 @@ func unauthorized(w http.ResponseWriter, msg string) {
 // Authorized is a Source that shows the user of a request (UserFrom) only what
 // RBAC lets them read: List keeps the namespaces where authz allows them to
 // list ImageConfigs, and Get needs get on the object. A request without a user
-// sees nothing. It does not pass on a Resolver: on-demand lookups stay off.
+// sees nothing. It passes on neither a Resolver nor a FileIndexer: on-demand
+// lookups stay off.
 type Authorized struct {
 	// Source provides every ImageConfig.
 	Source Source
