@@ -2,8 +2,9 @@
 # sync-chart.sh copies what controller-gen generates into the Helm chart, so
 # dist/chart never drifts from config/: each CRD of config/crd/bases becomes
 # dist/chart/templates/crd/<file> (behind crd.enable, with helm's keep policy
-# behind crd.keep), and the rules of config/rbac/role.yaml become the chart's
-# manager ClusterRole. `make manifests` runs it; hack/verify-generated.sh checks it.
+# behind crd.keep), and the rules of config/rbac/role.yaml, metrics_auth_role.yaml
+# and metrics_reader_role.yaml become the chart's ClusterRoles. `make manifests`
+# runs it; hack/verify-generated.sh checks it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,15 +34,31 @@ for crd in config/crd/bases/*.yaml; do
   } >"${out}"
 done
 
-{
-  echo "${header}"
-  cat <<'YAML'
+# cluster_role SOURCE SUFFIX [CONDITION] writes the rules of the ClusterRole in
+# config/rbac/SOURCE into the chart as dist/chart/templates/rbac/SUFFIX.yaml, named
+# <fullname>-SUFFIX, rendered only when the Helm CONDITION (if given) holds.
+cluster_role() {
+  local source="config/rbac/$1" suffix="$2" condition="${3:-}"
+  grep -q '^rules:' "${source}" || { echo "sync-chart: no rules in ${source}" >&2; exit 1; }
+  {
+    echo "${header}"
+    [[ -z "${condition}" ]] || echo "{{- if ${condition} }}"
+    cat <<YAML
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
-  name: {{ include "imageconfig-operator.resourceName" (dict "suffix" "manager-role" "context" $) }}
+  name: {{ include "imageconfig-operator.resourceName" (dict "suffix" "${suffix}" "context" \$) }}
   labels:
     {{- include "imageconfig-operator.labels" . | nindent 4 }}
 YAML
-  sed -n '/^rules:/,$p' config/rbac/role.yaml
-} >"${chart}/rbac/manager-role.yaml"
+    sed -n '/^rules:/,$p' "${source}"
+    [[ -z "${condition}" ]] || echo '{{- end }}'
+  } >"${chart}/rbac/${suffix}.yaml"
+}
+
+cluster_role role.yaml manager-role
+# The manager reviews tokens for the secure metrics and for the UI with ui.secure;
+# scrapers of the secure metrics need metrics-reader.
+cluster_role metrics_auth_role.yaml metrics-auth-role \
+  'or (and .Values.metrics.enable .Values.metrics.secure) (and .Values.ui.enable .Values.ui.secure)'
+cluster_role metrics_reader_role.yaml metrics-reader 'and .Values.metrics.enable .Values.metrics.secure'

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 generated() {
   find config/crd/bases config/rbac dist/chart/templates/crd -name '*.yaml' -print0 2>/dev/null
-  printf '%s\0' dist/chart/templates/rbac/manager-role.yaml
+  printf '%s\0' dist/chart/templates/rbac/{manager-role,metrics-auth-role,metrics-reader}.yaml
   find api -name 'zz_generated.*.go' -print0
 }
 snapshot() { generated | sort -z | xargs -0 sha256sum; }

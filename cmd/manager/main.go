@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/controllers"
@@ -37,6 +37,8 @@ func main() {
 		metricsAddr, probeAddr  string
 		uiAddr                  string
 		leaderElect, insecure   bool
+		secureMetrics, uiSecure bool
+		enableHTTP2             bool
 		maxConcurrent, apiBurst int
 		apiQPS                  float64
 		pprofAddr, watchLabels  string
@@ -50,7 +52,9 @@ func main() {
 		userAgent               string
 		objectLevelIdentity     bool
 	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, such as :8080. \"0\" disables it.")
+	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to: :8443 for HTTPS, :8080 for HTTP (with --metrics-secure=false). \"0\" disables it.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve the metrics over HTTPS, only to bearer tokens whose user may get /metrics (TokenReview and SubjectAccessReview). --metrics-secure=false serves plain HTTP to anyone, for local use.")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Offer HTTP/2 on the metrics, --ui-secure and webhook servers. Off by default against the HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the healthz and readyz endpoints bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "How many ImageConfigs are resolved at once.")
@@ -59,7 +63,8 @@ func main() {
 	flag.IntVar(&apiBurst, "kube-api-burst", 600, "Burst of queries to the Kubernetes API server.")
 	flag.StringVar(&contentCacheSize, "content-cache-size", "64Mi", "Bytes of manifests, indexes and config blobs kept in memory, shared by every ImageConfig, such as 64Mi. 0 disables the cache.")
 	flag.StringVar(&watchLabels, "watch-label-selector", "", "Resolve only the ImageConfigs this label selector selects, such as "+controllers.ShardLabel+"=shard1, or !"+controllers.ShardLabel+" for the main instance of a sharded set-up. Empty resolves all.")
-	flag.StringVar(&uiAddr, "ui-bind-address", "0", "The address the read-only web UI binds to, such as :8082 or 127.0.0.1:8082. \"0\" or \"\" disables it. It shows image metadata to whoever reaches the port.")
+	flag.StringVar(&uiAddr, "ui-bind-address", "0", "The address the read-only web UI binds to, such as 127.0.0.1:8082 (reach it with kubectl port-forward). \"0\" or \"\" disables it. Without --ui-secure it shows every ImageConfig to whoever reaches the port.")
+	flag.BoolVar(&uiSecure, "ui-secure", false, "Serve the web UI over HTTPS, only to bearer tokens a TokenReview accepts, showing each user the namespaces where a SubjectAccessReview lets them list ImageConfigs.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address the pprof endpoints bind to, such as 127.0.0.1:6060. \"0\" disables them.")
 	flag.BoolVar(&insecure, "allow-insecure-registries", false, "Honour spec.insecure: allow plain HTTP to registries whose ImageConfigs ask for it.")
 	flag.StringVar(&allowedRegistries, "allowed-registries", "", "Comma-separated registry host globs, such as *.docker.io,ghcr.io,registry.internal:5000, that registries, redirects and token realms must match. Empty allows any host.")
@@ -98,9 +103,11 @@ func main() {
 	cfg.Burst = apiBurst
 	cfg.UserAgent = "imageconfig-operator"
 
+	tlsOpts := tlsOptions(enableHTTP2)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                 metricsOptions(metricsAddr, secureMetrics, tlsOpts),
+		WebhookServer:           webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
 		HealthProbeBindAddress:  probeAddr,
 		PprofBindAddress:        pprofAddr,
 		Cache:                   controllers.CacheOptions(selector),
@@ -120,7 +127,7 @@ func main() {
 	// the token has usually expired, and a refresh costs what a handshake does.
 	sessions := manifests.NewSessions(30*time.Minute, 1000)
 
-	// The registry metrics are served with controller-runtime's, as plain HTTP on
+	// The registry metrics are served with controller-runtime's on
 	// --metrics-bind-address.
 	m, err := controllers.NewMetrics(metrics.Registry)
 	if err != nil {
@@ -151,7 +158,7 @@ func main() {
 		os.Exit(1)
 	}
 	if uiAddr != "0" && uiAddr != "" {
-		if err := addUI(mgr, uiAddr); err != nil {
+		if err := addUI(mgr, uiOptions{Addr: uiAddr, Secure: uiSecure, TLSOpts: tlsOpts}); err != nil {
 			log.Error(err, "Unable to set up the web UI", "address", uiAddr)
 			os.Exit(1)
 		}
@@ -166,7 +173,8 @@ func main() {
 	}
 
 	log.Info("Starting the manager", "allowInsecureRegistries", insecure, "maxConcurrentReconciles", maxConcurrent, "network", network.String(),
-		"watchLabelSelector", watchLabels, "contentCacheBytes", cacheBytes.Value())
+		"watchLabelSelector", watchLabels, "contentCacheBytes", cacheBytes.Value(),
+		"metricsSecure", secureMetrics, "enableHTTP2", enableHTTP2)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "Manager exited")
 		os.Exit(1)

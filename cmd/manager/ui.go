@@ -1,6 +1,10 @@
 package main
 
 import (
+	"crypto/tls"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
@@ -8,18 +12,52 @@ import (
 	"github.com/imageconfig/imageconfig-operator/internal/ui/clustersource"
 )
 
-// addUI serves the read-only web UI on addr from the manager's informer cache,
-// on every replica: it needs no leader election.
-func addUI(mgr ctrl.Manager, addr string) error {
-	h, err := ui.New(ui.Options{
-		Source:      clustersource.Source{Reader: mgr.GetCache()},
-		Instruction: manifests.DockerfileLine,
-	})
+// uiOptions are the web UI's flags.
+type uiOptions struct {
+	// Addr is --ui-bind-address.
+	Addr string
+	// Secure is --ui-secure: HTTPS, a bearer token that a TokenReview accepts,
+	// and only the namespaces where a SubjectAccessReview lets the token's user
+	// list ImageConfigs.
+	Secure bool
+	// TLSOpts are applied to the HTTPS configuration (--enable-http2).
+	TLSOpts []func(*tls.Config)
+}
+
+// addUI serves the read-only web UI from the manager's informer cache, on every
+// replica: it needs no leader election.
+func addUI(mgr ctrl.Manager, o uiOptions) error {
+	log := ctrl.Log.WithName("ui")
+	var (
+		src       ui.Source = clustersource.Source{Reader: mgr.GetCache()}
+		authn     authenticator.Request
+		tlsConfig *tls.Config
+	)
+	if o.Secure {
+		var authz authorizer.UnconditionalAuthorizer
+		var err error
+		if authn, authz, err = delegatingAuth(mgr.GetConfig(), mgr.GetHTTPClient()); err != nil {
+			return err
+		}
+		if tlsConfig, err = selfSignedTLS(o.TLSOpts); err != nil {
+			return err
+		}
+		src = ui.Authorized{Source: src, Authorizer: authz}
+	}
+	h, err := ui.New(ui.Options{Source: src, Instruction: manifests.DockerfileLine})
 	if err != nil {
 		return err
 	}
-	log := ctrl.Log.WithName("ui")
-	return mgr.Add(&ui.Server{Addr: addr, Handler: h, Listening: func(bound string) {
-		log.Info("Serving the web UI", "address", bound, "url", "http://"+bound+"/")
+	if authn != nil {
+		h = ui.Authenticate(authn, h)
+	}
+	return mgr.Add(&ui.Server{Addr: o.Addr, Handler: h, TLSConfig: tlsConfig, Listening: func(bound string) {
+		scheme := "http"
+		if o.Secure {
+			scheme = "https"
+		} else if !ui.IsLoopback(bound) {
+			log.Info("The web UI serves every ImageConfig to whoever reaches its port, without authentication; bind it to loopback or pass --ui-secure", "address", bound)
+		}
+		log.Info("Serving the web UI", "address", bound, "url", scheme+"://"+bound+"/", "secure", o.Secure)
 	}})
 }

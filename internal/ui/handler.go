@@ -100,7 +100,11 @@ type page struct {
 
 func (h *Handler) serveFleet(w http.ResponseWriter, r *http.Request) {
 	items, err := h.opts.Source.List(r.Context())
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrForbidden):
+		h.fail(w, r, http.StatusForbidden, "Listing ImageConfigs is not allowed: "+err.Error())
+		return
+	case err != nil:
 		h.fail(w, r, http.StatusServiceUnavailable, "Listing ImageConfigs failed: "+err.Error())
 		return
 	}
@@ -128,6 +132,9 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		h.fail(w, r, http.StatusNotFound, fmt.Sprintf("There is no ImageConfig %s in namespace %s.", name, ns))
+		return
+	case errors.Is(err, ErrForbidden):
+		h.fail(w, r, http.StatusForbidden, "Reading the ImageConfig is not allowed: "+err.Error())
 		return
 	case err != nil:
 		h.fail(w, r, http.StatusServiceUnavailable, "Reading the ImageConfig failed: "+err.Error())

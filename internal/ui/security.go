@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -80,13 +81,16 @@ type Server struct {
 	Handler http.Handler
 	// Listening, when set, is called with the bound address once the listener is open.
 	Listening func(addr string)
+	// TLSConfig, when set, makes the server answer HTTPS only.
+	TLSConfig *tls.Config
 }
 
 // NeedLeaderElection returns false: the UI only reads, so every replica serves it.
 func (s *Server) NeedLeaderElection() bool { return false }
 
 // Start listens on Addr and serves until ctx ends. On loopback it answers only
-// to loopback Host names (LoopbackHosts).
+// to loopback Host names (LoopbackHosts). With TLSConfig it serves HTTPS, with
+// the protocols TLSConfig.NextProtos offers (http/1.1 only, unless it names h2).
 func (s *Server) Start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -95,6 +99,9 @@ func (s *Server) Start(ctx context.Context) error {
 	h := s.Handler
 	if IsLoopback(ln.Addr().String()) {
 		h = LoopbackHosts(h)
+	}
+	if s.TLSConfig != nil {
+		ln = tls.NewListener(ln, s.TLSConfig)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	if s.Listening != nil {

@@ -33,7 +33,8 @@ var ErrNotFound = errors.New("not found")
 type Source interface {
 	// List returns every ImageConfig the source knows.
 	List(ctx context.Context) ([]Item, error)
-	// Get returns one ImageConfig, or an error that wraps ErrNotFound.
+	// Get returns one ImageConfig, or an error that wraps ErrNotFound, or
+	// ErrForbidden when the request's user may not read it.
 	Get(ctx context.Context, namespace, name string) (*Item, error)
 }
 

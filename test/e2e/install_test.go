@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
+	"github.com/imageconfig/imageconfig-operator/internal/ui"
 )
 
 // docs splits a multi-document YAML file into objects.
@@ -142,6 +144,9 @@ func checkInstall(t *testing.T, k kubectl, what, ns string, objs []*unstructured
 		{[]string{"create", "events.events.k8s.io", "-n", "default"}, "yes"},
 		{[]string{"create", "leases.coordination.k8s.io", "-n", ns}, "yes"},
 		{[]string{"create", "leases.coordination.k8s.io", "-n", "default"}, "no"},
+		// The secure metrics (and --ui-secure) review their clients' tokens.
+		{[]string{"create", "tokenreviews.authentication.k8s.io", "--all-namespaces"}, "yes"},
+		{[]string{"create", "subjectaccessreviews.authorization.k8s.io", "--all-namespaces"}, "yes"},
 	} {
 		out, _ := k.run("", append([]string{"auth", "can-i", "--as", sa}, q.args...)...)
 		if got := strings.TrimSpace(out); got != q.want {
@@ -191,9 +196,10 @@ func TestInstallManifests(t *testing.T) {
 		for _, o := range pick(objs, "Service") {
 			services = append(services, o.GetName())
 		}
-		if len(pick(objs, "CustomResourceDefinition")) != 1 || strings.Join(services, " ") != "imageconfig-controller-manager-metrics-service imageconfig-controller-manager-ui" {
-			t.Errorf("install.yaml lacks the CRD, or its Services %v are not the metrics and the UI Service", services)
+		if len(pick(objs, "CustomResourceDefinition")) != 1 || strings.Join(services, " ") != "imageconfig-controller-manager-metrics-service" {
+			t.Errorf("install.yaml lacks the CRD, or its Services %v are not the metrics Service alone", services)
 		}
+		checkPrivateUI(t, "install.yaml", objs)
 		// The namespace first, for real, so that its Pod Security labels apply.
 		k.must(toYAML(t, nss...), "apply", "--server-side", "-f", "-")
 		checkInstall(t, k, "install.yaml", "imageconfig-system", objs)
@@ -241,9 +247,14 @@ func TestInstallManifests(t *testing.T) {
 				ports = append(ports, p.(map[string]any)["name"].(string))
 			}
 		}
-		if strings.Join(ports, ",") != "http-metrics,http-ui" {
-			t.Errorf("Service ports %v, want http-metrics and http-ui", ports)
+		if strings.Join(ports, ",") != "https" {
+			t.Errorf("Service ports %v, want the metrics' https alone", ports)
 		}
+		ep, _, _ := unstructured.NestedSlice(pick(objs, "ServiceMonitor")[0].Object, "spec", "endpoints")
+		if len(ep) != 1 || ep[0].(map[string]any)["scheme"] != "https" || ep[0].(map[string]any)["bearerTokenFile"] != "/var/run/secrets/kubernetes.io/serviceaccount/token" {
+			t.Errorf("the ServiceMonitor's endpoints %v do not scrape https with the bearer token", ep)
+		}
+		checkPrivateUI(t, "chart with toggles", objs)
 		// envtest has no Prometheus Operator CRDs: dry-run everything else.
 		var rest []*unstructured.Unstructured
 		for _, o := range objs {
@@ -277,5 +288,144 @@ func TestInstallManifests(t *testing.T) {
 		}
 		// Again, with nothing left: ignore-not-found=true makes it succeed.
 		runMake(t, nil, "undeploy", "ignore-not-found=true", "KUBECTL=kubectl --kubeconfig="+k.kubeconfig+" --wait=false")
+	})
+}
+
+// managerContainer returns the manager container of a Deployment.
+func managerContainer(t *testing.T, o *unstructured.Unstructured) corev1.Container {
+	t.Helper()
+	var dep appsv1.Deployment
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &dep); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		if c.Name == "manager" {
+			return c
+		}
+	}
+	t.Fatalf("Deployment %s has no manager container", o.GetName())
+	return corev1.Container{}
+}
+
+// flagValue returns the value of --name=value in args, and whether it is there.
+func flagValue(args []string, name string) (string, bool) {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			return v, true
+		}
+		if a == "--"+name {
+			return "true", true
+		}
+	}
+	return "", false
+}
+
+// checkPrivateUI checks that in objs the UI listens on loopback in the pod, with
+// no Service or container port for it, and that the metrics are served on
+// :8443 with authn/authz, with the roles for it.
+func checkPrivateUI(t *testing.T, what string, objs []*unstructured.Unstructured) {
+	t.Helper()
+	deps := pick(objs, "Deployment")
+	if len(deps) == 0 {
+		t.Fatalf("%s: no Deployment", what)
+	}
+	uiPort := ""
+	for _, d := range deps {
+		c := managerContainer(t, d)
+		addr, ok := flagValue(c.Args, "ui-bind-address")
+		if !ok || !ui.IsLoopback(addr) {
+			t.Errorf("%s: %s serves the UI on %q, want a loopback address: args %v", what, d.GetName(), addr, c.Args)
+		}
+		uiPort = addr[strings.LastIndex(addr, ":")+1:]
+		if v, ok := flagValue(c.Args, "ui-secure"); ok && v != "false" {
+			t.Errorf("%s: %s passes --ui-secure by default", what, d.GetName())
+		}
+		if v, _ := flagValue(c.Args, "metrics-bind-address"); v != ":8443" {
+			t.Errorf("%s: %s serves the metrics on %q, want :8443", what, d.GetName(), v)
+		}
+		if v, ok := flagValue(c.Args, "metrics-secure"); ok && v != "true" {
+			t.Errorf("%s: %s passes --metrics-secure=%s", what, d.GetName(), v)
+		}
+		for _, p := range c.Ports {
+			if strconv.Itoa(int(p.ContainerPort)) == uiPort || strings.Contains(p.Name, "ui") {
+				t.Errorf("%s: %s declares a container port %s/%d for the UI", what, d.GetName(), p.Name, p.ContainerPort)
+			}
+		}
+	}
+	for _, svc := range pick(objs, "Service") {
+		var s corev1.Service
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(svc.Object, &s); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range s.Spec.Ports {
+			if strconv.Itoa(int(p.Port)) == uiPort || p.TargetPort.String() == uiPort || strings.Contains(p.Name, "ui") || strings.Contains(p.TargetPort.String(), "ui") {
+				t.Errorf("%s: Service %s has a port for the UI: %+v", what, s.Name, p)
+			}
+		}
+	}
+	var reader, auth bool
+	var roles []string
+	for _, r := range pick(objs, "ClusterRole") {
+		roles = append(roles, r.GetName())
+		reader = reader || strings.HasSuffix(r.GetName(), "-metrics-reader")
+		auth = auth || strings.HasSuffix(r.GetName(), "-metrics-auth-role")
+	}
+	if !reader || !auth {
+		t.Errorf("%s: the ClusterRoles %v lack metrics-reader or metrics-auth-role", what, roles)
+	}
+}
+
+// TestUIStaysInThePod renders the kustomize configurations and the chart, and
+// checks that by default nothing outside the pod reaches the UI, while the
+// chart's ui.secure opts into a Service for it with --ui-secure.
+func TestUIStaysInThePod(t *testing.T) {
+	runMake(t, nil, "kustomize", "helm")
+	root := testenv.RepoRoot()
+	kustomize := func(dir string) []*unstructured.Unstructured {
+		return docs(t, []byte(mustOutput(t, filepath.Join(root, "bin", "kustomize"), "build", filepath.Join(root, "config", dir))))
+	}
+	helm := func(set ...string) []*unstructured.Unstructured {
+		args := []string{"template", "imageconfig-operator", filepath.Join(root, "dist", "chart"), "--namespace", "imageconfig-system"}
+		for _, s := range set {
+			args = append(args, "--set", s)
+		}
+		return docs(t, []byte(mustOutput(t, filepath.Join(root, "bin", "helm"), args...)))
+	}
+	checkPrivateUI(t, "config/default", kustomize("default"))
+	sharded := kustomize("sharding")
+	if n := len(pick(sharded, "Deployment")); n != 3 {
+		t.Errorf("config/sharding has %d Deployments, want 3", n)
+	}
+	checkPrivateUI(t, "config/sharding", sharded)
+	checkPrivateUI(t, "chart", helm())
+
+	t.Run("chart with ui.secure", func(t *testing.T) {
+		objs := helm("ui.secure=true")
+		c := managerContainer(t, pick(objs, "Deployment")[0])
+		if addr, _ := flagValue(c.Args, "ui-bind-address"); addr != ":8082" {
+			t.Errorf("with ui.secure the UI binds %q, want :8082 on the pod IP", addr)
+		}
+		if v, _ := flagValue(c.Args, "ui-secure"); v != "true" {
+			t.Errorf("with ui.secure the manager lacks --ui-secure: %v", c.Args)
+		}
+		var ports []string
+		for _, s := range pick(objs, "Service") {
+			ps, _, _ := unstructured.NestedSlice(s.Object, "spec", "ports")
+			for _, p := range ps {
+				ports = append(ports, p.(map[string]any)["name"].(string))
+			}
+		}
+		if strings.Join(ports, ",") != "https,https-ui" {
+			t.Errorf("with ui.secure the Service ports are %v, want https and https-ui", ports)
+		}
+		// With the metrics off and ui.secure on, the manager still reviews tokens.
+		objs = helm("ui.secure=true", "metrics.enable=false")
+		var names []string
+		for _, r := range pick(objs, "ClusterRole") {
+			names = append(names, r.GetName())
+		}
+		if got := strings.Join(names, " "); !strings.Contains(got, "-metrics-auth-role") || strings.Contains(got, "-metrics-reader") {
+			t.Errorf("with ui.secure and no metrics the ClusterRoles are %s, want metrics-auth-role and no metrics-reader", got)
+		}
 	})
 }

@@ -83,3 +83,10 @@ The manager's image: repository@digest, or repository:tag (default: appVersion).
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The name of the metrics port: https with metrics.secure, http without.
+*/}}
+{{- define "imageconfig-operator.metricsPortName" -}}
+{{- if .Values.metrics.secure }}https{{ else }}http{{ end }}
+{{- end }}
