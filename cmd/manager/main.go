@@ -58,7 +58,7 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the healthz and readyz endpoints bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "How many ImageConfigs are resolved at once.")
-	// 50 QPS alone made the first pass over 10,000 objects take 200 s (README, Scale).
+	// 50 QPS alone made the first pass over 10,000 objects take 200 s (docs/benchmarks.md).
 	flag.Float64Var(&apiQPS, "kube-api-qps", 300, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&apiBurst, "kube-api-burst", 600, "Burst of queries to the Kubernetes API server.")
 	flag.StringVar(&contentCacheSize, "content-cache-size", "64Mi", "Bytes of manifests, indexes and config blobs kept in memory, shared by every ImageConfig, such as 64Mi. 0 disables the cache.")
