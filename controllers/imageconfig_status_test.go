@@ -361,55 +361,6 @@ func TestTransitionEvents(t *testing.T) {
 	}
 }
 
-func TestUntilDue(t *testing.T) {
-	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	ago := func(d time.Duration) *metav1.Time { return &metav1.Time{Time: now.Add(-d)} }
-	// due returns an object that was resolved 10 minutes ago, with an interval of 1h.
-	due := func() *imagesv1alpha1.ImageConfig {
-		o := &imagesv1alpha1.ImageConfig{}
-		o.Generation = 3
-		o.Annotations = map[string]string{imagesv1alpha1.ReconcileRequestAnnotation: "1700000000"}
-		o.Spec.Interval = &metav1.Duration{Duration: time.Hour}
-		o.Status.ObservedGeneration = 3
-		o.Status.LastHandledReconcileAt = "1700000000"
-		o.Status.LastCheckedTime = ago(10 * time.Minute)
-		o.Status.Conditions = []metav1.Condition{condition(imagesv1alpha1.ReadyCondition, metav1.ConditionTrue, imagesv1alpha1.ResolvedReason, "ok", 3)}
-		return o
-	}
-	tests := []struct {
-		name   string
-		mutate func(*imagesv1alpha1.ImageConfig)
-		want   time.Duration
-	}{
-		{"checked 10m ago, interval 1h", func(*imagesv1alpha1.ImageConfig) {}, 50 * time.Minute},
-		{"default interval", func(o *imagesv1alpha1.ImageConfig) { o.Spec.Interval = nil }, 50 * time.Minute},
-		{"interval 15m", func(o *imagesv1alpha1.ImageConfig) { o.Spec.Interval.Duration = 15 * time.Minute }, 5 * time.Minute},
-		{"new generation", func(o *imagesv1alpha1.ImageConfig) { o.Generation = 4 }, 0},
-		{"new requested-at", func(o *imagesv1alpha1.ImageConfig) {
-			o.Annotations[imagesv1alpha1.ReconcileRequestAnnotation] = "1700000099"
-		}, 0},
-		{"requested-at removed", func(o *imagesv1alpha1.ImageConfig) { o.Annotations = nil }, 0},
-		{"not ready", func(o *imagesv1alpha1.ImageConfig) {
-			o.Status.Conditions[0].Status = metav1.ConditionFalse
-		}, 0},
-		{"no conditions", func(o *imagesv1alpha1.ImageConfig) { o.Status.Conditions = nil }, 0},
-		{"never checked", func(o *imagesv1alpha1.ImageConfig) { o.Status.LastCheckedTime = nil }, 0},
-		{"checked 2h ago", func(o *imagesv1alpha1.ImageConfig) { o.Status.LastCheckedTime = ago(2 * time.Hour) }, 0},
-		{"less than a second left", func(o *imagesv1alpha1.ImageConfig) {
-			o.Status.LastCheckedTime = ago(time.Hour - 500*time.Millisecond)
-		}, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			obj := due()
-			tt.mutate(obj)
-			if got := untilDue(obj, now); got != tt.want {
-				t.Errorf("untilDue = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
 // fullSummary returns a Summary with every field set, with whole-second UTC times.
 func fullSummary() manifests.Summary {
 	created := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
