@@ -4,6 +4,9 @@ IMG ?= imageconfig-operator:dev
 # Versions of the hermetic envtest control plane, built from the Go module proxy by hack/setup-envtest.sh.
 ENVTEST_K8S_VERSION ?= 1.37.2
 ENVTEST_ETCD_VERSION ?= 3.6.16
+# SETUP_ENVTEST builds them once and prints their directory: every target that needs a
+# control plane runs assets="$$($(SETUP_ENVTEST))" and passes KUBEBUILDER_ASSETS="$$assets".
+SETUP_ENVTEST = ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh
 
 # Tool versions.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
@@ -28,8 +31,7 @@ GO_TEST_FLAGS ?=
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
 
-.PHONY: all
-all: build
+.DEFAULT_GOAL := all
 
 ##@ General
 
@@ -62,23 +64,31 @@ vet: ## Run go vet against code.
 
 .PHONY: envtest
 envtest: ## Build (once) and print the kube-apiserver and etcd used by the tests.
-	@ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh
+	@$(SETUP_ENVTEST)
+
+##@ Test
 
 .PHONY: test
 test: verify-generated vet ## Run all tests against a hermetic envtest control plane.
-	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
+	@assets="$$($(SETUP_ENVTEST))"; \
 	echo "KUBEBUILDER_ASSETS=$$assets"; \
 	KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-e2e
 test-e2e: build ## Run the manager as a process against envtest and drive it with kubectl.
-	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
+	@assets="$$($(SETUP_ENVTEST))"; \
 	KUBEBUILDER_ASSETS="$$assets" MANAGER_BIN="$(CURDIR)/bin/manager" go test -tags e2e -count=1 $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: test-ui
 test-ui: ## Drive the manager's web UI in headless chromium (needs the chromium package); screenshots go to bin/ui-screenshots/.
-	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
+	@assets="$$($(SETUP_ENVTEST))"; \
 	KUBEBUILDER_ASSETS="$$assets" go test -tags ui -count=1 $(GO_TEST_FLAGS) ./test/ui/...
+
+.PHONY: test-docs
+test-docs: build ## Run the docs' runnable blocks against make dev's environment, and check their links, make targets and flags.
+	@assets="$$($(SETUP_ENVTEST))"; \
+	go build -o bin/dev-env ./hack/dev; \
+	KUBEBUILDER_ASSETS="$$assets" go test -tags docs -count=1 $(GO_TEST_FLAGS) ./test/docs/...
 
 .PHONY: bench
 bench: ## Run the benchmarks and print their figures (time, allocations, registry requests per resolution).
@@ -92,7 +102,7 @@ INTERVAL ?= 2m
 MANAGER_ARGS ?=
 .PHONY: bench-scale
 bench-scale: build ## Fleet benchmark (not in make test): N objects over M tags, manager as a process; prints one summary line.
-	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
+	@assets="$$($(SETUP_ENVTEST))"; \
 	KUBEBUILDER_ASSETS="$$assets" MANAGER_BIN="$${MANAGER_BIN:-$(CURDIR)/bin/manager}" MANAGER_ARGS="$(MANAGER_ARGS)" \
 	SCALE_N=$(N) SCALE_M=$(M) SCALE_INTERVAL=$(INTERVAL) \
 	go test -tags scale -count=1 -timeout 3h -run TestScale -v $(GO_TEST_FLAGS) ./test/scale/ | grep -E '^bench-scale|FAIL|scale_test.go|apiserver.go'
@@ -110,6 +120,9 @@ fuzz: ## Run each fuzz target for FUZZTIME.
 
 ##@ Build
 
+.PHONY: all
+all: build ## The default goal: make build.
+
 .PHONY: build
 build: ## Build bin/manager and bin/imageconfig.
 	go build -o bin/manager ./cmd/manager
@@ -117,7 +130,7 @@ build: ## Build bin/manager and bin/imageconfig.
 
 .PHONY: dev
 dev: build ## Run the operator locally on an embedded control plane with a demo registry.
-	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=$(ENVTEST_ETCD_VERSION) ./hack/setup-envtest.sh)"; \
+	@assets="$$($(SETUP_ENVTEST))"; \
 	go build -o bin/dev-env ./hack/dev; \
 	KUBEBUILDER_ASSETS="$$assets" exec bin/dev-env --manager "$(CURDIR)/bin/manager" --write-kubeconfig "$(CURDIR)/bin/dev/kubeconfig" --crds "$(CURDIR)/config/crd/bases"
 

@@ -18,6 +18,7 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/format"
 )
 
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;update;patch
@@ -90,7 +91,7 @@ func (r *ImageConfigReconciler) export(ctx context.Context, obj *imagesv1alpha1.
 	}
 	if size := dataSize(data); size > maxExportBytes {
 		setCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, imagesv1alpha1.ExportTooLargeReason,
-			fmt.Sprintf("The export is %d bytes (%s), over a ConfigMap's limit of %d bytes (1 MiB), so ConfigMap %s was not written", size, manifests.FormatSize(int64(size)), maxExportBytes, name))
+			fmt.Sprintf("The export is %d bytes (%s), over a ConfigMap's limit of %d bytes (1 MiB), so ConfigMap %s was not written", size, format.Size(int64(size)), maxExportBytes, name))
 		return nil
 	}
 

@@ -151,7 +151,7 @@ func testExport(t *testing.T, env *testenv.Env) {
 			t.Fatal(err)
 		}
 		c := exported(got)
-		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != imagesv1alpha1.ExportTooLargeReason || !strings.Contains(c.Message, "The export is 209") || !strings.Contains(c.Message, "2.1 MB") {
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != imagesv1alpha1.ExportTooLargeReason || !strings.Contains(c.Message, "The export is 209") || !strings.Contains(c.Message, "2.0 MiB") {
 			t.Errorf("Exported = %+v, want False/ExportTooLarge naming the size", c)
 		}
 		if r := ready(got); r == nil || r.Status != metav1.ConditionTrue {

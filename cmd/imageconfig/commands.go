@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/format"
 )
 
 func init() {
@@ -135,7 +136,7 @@ func summaryTable(s manifests.Summary) *table {
 		}
 		row("STOP SIGNAL", c.StopSignal)
 	}
-	row("LAYERS", fmt.Sprintf("%d, %s (imageconfig layers REF for each)", s.LayerCount, manifests.FormatSize(s.TotalSize)))
+	row("LAYERS", fmt.Sprintf("%d, %s (imageconfig layers REF for each)", s.LayerCount, format.Size(s.TotalSize)))
 	if len(s.Platforms) > 0 {
 		row("PLATFORMS", fmt.Sprintf("%d index entries (imageconfig platforms REF)", len(s.Platforms)))
 	}

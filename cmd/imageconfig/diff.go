@@ -9,6 +9,7 @@ import (
 
 	"github.com/imageconfig/imageconfig-operator/finders/compare"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/format"
 )
 
 func init() { addCommand(newDiffCommand) }
@@ -98,7 +99,7 @@ prefix kept, the layers removed and added) and the declared base image.
 // then one block per part that changed, "-" for before and "+" for after.
 func writeDiff(w io.Writer, d diffOutput) error {
 	ref := func(imageRef, platform, digest string) string {
-		return fmt.Sprintf("%s (%s, %s)", imageRef, platform, compare.ShortDigest(digest))
+		return fmt.Sprintf("%s (%s, %s)", imageRef, platform, format.ShortDigest(digest))
 	}
 	fmt.Fprintf(w, "--- %s\n+++ %s\n", ref(d.FromImageRef, d.FromPlatform, d.From), ref(d.ToImageRef, d.ToPlatform, d.To))
 	fmt.Fprintf(w, "%s\n", d.Summary)
@@ -179,7 +180,7 @@ func writeDiff(w io.Writer, d diffOutput) error {
 		return err
 	}
 	if l := c.Layers; l != nil {
-		fmt.Fprintf(w, "\nlayers: %s; %d kept (%s), %d removed, %d added, net %s\n", l.Kind, l.KeptCount, manifests.FormatSize(l.KeptSize),
+		fmt.Fprintf(w, "\nlayers: %s; %d kept (%s), %d removed, %d added, net %s\n", l.Kind, l.KeptCount, format.Size(l.KeptSize),
 			len(l.Removed), len(l.Added), signed(l.SizeChange))
 		lt := newTable()
 		layer := func(sign string, r compare.LayerRef) {
@@ -187,7 +188,7 @@ func writeDiff(w io.Writer, d diffOutput) error {
 			if id == "" {
 				id = r.Digest
 			}
-			lt.row(sign, compare.ShortDigest(id), manifests.FormatSize(r.Size), oneLineText(manifests.DockerfileLine(r.CreatedBy, "")))
+			lt.row(sign, format.ShortDigest(id), format.Size(r.Size), oneLineText(manifests.DockerfileLine(r.CreatedBy, "")))
 		}
 		for _, r := range l.Removed {
 			layer("-", r)
@@ -209,7 +210,7 @@ func orDash(s string) string {
 
 func signed(n int64) string {
 	if n >= 0 {
-		return "+" + manifests.FormatSize(n)
+		return "+" + format.Size(n)
 	}
-	return manifests.FormatSize(n)
+	return format.Size(n)
 }

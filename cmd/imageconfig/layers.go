@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/format"
 )
 
 func init() { addCommand(newLayersCommand) }
@@ -95,16 +96,16 @@ LABEL, CMD…) are shown, marked "(empty)", without a size.`,
 				t.row("-", marker, "", text)
 				continue
 			}
-			t.row(strconv.Itoa(s.Layer), manifests.FormatSize(s.Size), share(s.Size, res.TotalSize), text)
+			t.row(strconv.Itoa(s.Layer), format.Size(s.Size), share(s.Size, res.TotalSize), text)
 		}
 		if err := t.writeTo(a.stdout); err != nil {
 			return err
 		}
 		if top > 0 {
 			_, err = fmt.Fprintf(a.stdout, "the %d largest of %d layers hold %s of %s (%s)\n", min(top, int(res.LayerCount)), res.LayerCount,
-				manifests.FormatSize(shown), manifests.FormatSize(res.TotalSize), share(shown, res.TotalSize))
+				format.Size(shown), format.Size(res.TotalSize), share(shown, res.TotalSize))
 		} else {
-			_, err = fmt.Fprintf(a.stdout, "%d layers, %s\n", res.LayerCount, manifests.FormatSize(res.TotalSize))
+			_, err = fmt.Fprintf(a.stdout, "%d layers, %s\n", res.LayerCount, format.Size(res.TotalSize))
 		}
 		if res.LayerHistoryNote != "" {
 			fmt.Fprintf(a.stdout, "note: %s\n", res.LayerHistoryNote)

@@ -229,7 +229,7 @@ base unchanged, 2 layers replaced (+8 B), env APP_VERSION 1 → 2
 	}
 }
 
-func short(d string) string { return d[:len("sha256:")+8] + "…" }
+func short(d string) string { return d[:len("sha256:")+12] }
 
 // jsonNames lists the JSON names of t's fields.
 func jsonNames(t reflect.Type) []string {

@@ -130,7 +130,7 @@ func TestCompare(t *testing.T) {
 				Added:      []compare.LayerRef{{DiffID: "sha256:diff-conf2", Digest: "sha256:blob-conf2", Size: 2_101_000, CreatedBy: "COPY nginx.conf"}},
 				SizeChange: 2_100_000,
 			}},
-			line: "base unchanged, 1 layer replaced (+2.1 MB)",
+			line: "base unchanged, 1 layer replaced (+2.0 MiB)",
 		},
 		{
 			name: "rebuilt base: the first layer changed",
@@ -150,7 +150,7 @@ func TestCompare(t *testing.T) {
 					After:  &manifests.BaseImage{Name: "debian:bookworm-slim", Digest: "sha256:b2"},
 				},
 			},
-			line: "base debian:bookworm-slim@sha256:b1 → debian:bookworm-slim@sha256:b2, base rebuilt: all 3 layers replaced by 3 (+1.0 MB)",
+			line: "base debian:bookworm-slim@sha256:b1 → debian:bookworm-slim@sha256:b2, base rebuilt: all 3 layers replaced by 3 (+976.6 KiB)",
 		},
 		{
 			name: "layers appended",
@@ -210,7 +210,7 @@ func TestLine(t *testing.T) {
 		s.Layers = []manifests.Layer{s.Layers[0], s.Layers[1], layer("conf2", 2_101_000, "COPY nginx.conf")}
 	})
 	got := compare.Line("tag 1.27", compare.Compare(a, b))
-	want := "tag 1.27 moved sha256:ab12ab12… → sha256:cd34cd34…: base unchanged, 1 layer replaced (+2.1 MB), env NGINX_VERSION 1.27.2 → 1.27.3"
+	want := "tag 1.27 moved sha256:ab12ab12ab12 → sha256:cd34cd34cd34: base unchanged, 1 layer replaced (+2.0 MiB), env NGINX_VERSION 1.27.2 → 1.27.3"
 	if got != want {
 		t.Errorf("Line =\n%q\nwant\n%q", got, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/format"
 )
 
 // MaxLineLength bounds Line, so that it fits an event's message.
@@ -89,14 +90,8 @@ func (b *BaseImageChange) reverse() *BaseImageChange {
 	return &BaseImageChange{Before: b.After, After: b.Before}
 }
 
-// ShortDigest renders a digest as its algorithm and first 4 bytes: "sha256:ab12cd34…".
-func ShortDigest(d string) string {
-	algo, hex, ok := strings.Cut(d, ":")
-	if !ok || len(hex) <= 8 {
-		return d
-	}
-	return algo + ":" + hex[:8] + "…"
-}
+// ShortDigest is format.ShortDigest, kept for callers of this package.
+func ShortDigest(d string) string { return format.ShortDigest(d) }
 
 // Line is the one-line human summary of a moved tag, for events and terminals:
 //
@@ -108,7 +103,7 @@ func Line(subject string, c Change) string {
 	if c.Digest != nil {
 		from, to = c.Digest.Before, c.Digest.After
 	}
-	s := fmt.Sprintf("%s moved %s → %s: %s", subject, ShortDigest(from), ShortDigest(to), c.Summary())
+	s := fmt.Sprintf("%s moved %s → %s: %s", subject, format.ShortDigest(from), format.ShortDigest(to), c.Summary())
 	return bound(strings.Join(strings.Fields(s), " "), MaxLineLength)
 }
 
@@ -194,9 +189,9 @@ func nLayers(n int) string {
 
 func signedSize(n int64) string {
 	if n >= 0 {
-		return "+" + manifests.FormatSize(n)
+		return "+" + format.Size(n)
 	}
-	return manifests.FormatSize(n)
+	return format.Size(n)
 }
 
 // summary renders up to three names; the rest are counted.
@@ -238,9 +233,9 @@ func baseString(b *manifests.BaseImage) string {
 		return b.Name
 	}
 	if b.Name == "" {
-		return ShortDigest(b.Digest)
+		return format.ShortDigest(b.Digest)
 	}
-	return b.Name + "@" + ShortDigest(b.Digest)
+	return b.Name + "@" + format.ShortDigest(b.Digest)
 }
 
 func orNone(s string) string {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/imageconfig/imageconfig-operator/internal/format"
 )
 
 // DockerfileLine renders a history entry's createdBy as the Dockerfile
@@ -92,26 +94,5 @@ func History(rawConfig []byte, layers []Layer) ([]Step, error) {
 	return steps, nil
 }
 
-// FormatSize renders a byte count in decimal units, as docker does: "512 B",
-// "2.1 MB", "1.3 GB".
-func FormatSize(n int64) string {
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var s string
-	switch {
-	case n < 1000:
-		s = fmt.Sprintf("%d B", n)
-	case n < 1000*1000:
-		s = fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	case n < 1000*1000*1000:
-		s = fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	default:
-		s = fmt.Sprintf("%.1f GB", float64(n)/1e9)
-	}
-	if neg {
-		return "-" + s
-	}
-	return s
-}
+// FormatSize is format.Size (binary units), kept for callers of this package.
+func FormatSize(n int64) string { return format.Size(n) }

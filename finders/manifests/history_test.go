@@ -31,20 +31,6 @@ func TestDockerfileLine(t *testing.T) {
 	}
 }
 
-func TestFormatSize(t *testing.T) {
-	tests := []struct {
-		n    int64
-		want string
-	}{
-		{0, "0 B"}, {999, "999 B"}, {1000, "1.0 kB"}, {2_100_000, "2.1 MB"}, {-2_100_000, "-2.1 MB"}, {1_300_000_000, "1.3 GB"},
-	}
-	for _, tt := range tests {
-		if got := manifests.FormatSize(tt.n); got != tt.want {
-			t.Errorf("FormatSize(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-}
-
 func TestHistory(t *testing.T) {
 	cfg := func(h ...v1.History) []byte {
 		b, err := json.Marshal(v1.ConfigFile{OS: "linux", Architecture: "amd64", History: h})

@@ -35,6 +35,11 @@ func run() error {
 	flag.StringVar(&crds, "crds", "config/crd/bases", "the CRD directory")
 	flag.StringVar(&registryAddr, "registry", "127.0.0.1:5001", "the demo registry's address")
 	flag.StringVar(&uiAddr, "ui", "127.0.0.1:8082", "the manager's web UI address; \"0\" disables it")
+	var managerFlags []string
+	flag.Func("manager-flag", "one more flag for the manager, such as --allowed-registries=127.0.0.1; repeatable", func(v string) error {
+		managerFlags = append(managerFlags, v)
+		return nil
+	})
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -97,7 +102,8 @@ Press Ctrl-C to stop everything.
 
 `, reg.Addr, demo.Repository, demo.Tag, demo.NextTag, abs, uiLine(uiAddr))
 
-	cmd := exec.Command(managerBin, "--allow-insecure-registries", "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--ui-bind-address="+uiAddr)
+	args := append([]string{"--allow-insecure-registries", "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--ui-bind-address=" + uiAddr}, managerFlags...)
+	cmd := exec.Command(managerBin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+abs)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// Its own process group, so that the manager is stopped by us, after a Ctrl-C

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/internal/format"
 )
 
 //go:embed templates/*.html
@@ -47,8 +48,8 @@ func New(opts Options) (http.Handler, error) {
 	}
 	funcs := template.FuncMap{
 		"printable": printable,
-		"size":      humanSize,
-		"short":     shortDigest,
+		"size":      format.Size,
+		"short":     format.ShortDigest,
 		"age":       h.age,
 		"rfc3339":   rfc3339,
 		"join":      strings.Join,
@@ -249,28 +250,6 @@ func needsEscape(r rune) bool {
 func quoted(args []string) string {
 	b, _ := json.Marshal(args)
 	return printable(string(b))
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + "KMGTPE"[exp:exp+1] + "iB"
-}
-
-// shortDigest is "sha256:" and 12 hex characters.
-func shortDigest(d string) string {
-	algo, hex, ok := strings.Cut(d, ":")
-	if !ok || len(hex) <= 12 {
-		return d
-	}
-	return algo + ":" + hex[:12]
 }
 
 // timeOfAny accepts the time types of the API: metav1.Time, *metav1.Time and *time.Time.
