@@ -12,6 +12,7 @@ SETUP_ENVTEST = ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) ENVTEST_ETCD_VERSION=
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
 HELM_VERSION ?= v3.22.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
 
 # make image: the index's platforms, where the OCI layout goes when IMG is not given,
 # plain HTTP to the registry (auto: for localhost and loopback only), an optional base
@@ -62,6 +63,14 @@ fmt: ## Run go fmt against code.
 vet: ## Run go vet against code.
 	go vet ./...
 
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (.golangci.yml) on every package, e2e, scale, ui and docs tests included.
+	"$(GOLANGCI_LINT)" run --timeout 15m ./...
+
+.PHONY: lint-fix
+lint-fix: golangci-lint ## Run golangci-lint and apply the fixes it can make.
+	"$(GOLANGCI_LINT)" run --timeout 15m --fix ./...
+
 .PHONY: envtest
 envtest: ## Build (once) and print the kube-apiserver and etcd used by the tests.
 	@$(SETUP_ENVTEST)
@@ -108,7 +117,7 @@ bench-scale: build ## Fleet benchmark (not in make test): N objects over M tags,
 	go test -tags scale -count=1 -timeout 3h -run TestScale -v $(GO_TEST_FLAGS) ./test/scale/ | grep -E '^bench-scale|FAIL|scale_test.go|apiserver.go'
 
 FUZZTIME ?= 20s
-FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms ./finders/compare
+FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms ./finders/compare ./finders/files
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.
 	@for p in $(FUZZ_PACKAGES); do \
@@ -195,6 +204,7 @@ $(LOCALBIN):
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 HELM ?= $(LOCALBIN)/helm
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.
@@ -205,6 +215,11 @@ $(CONTROLLER_GEN): $(LOCALBIN)
 kustomize: $(KUSTOMIZE) ## Download kustomize locally if necessary.
 $(KUSTOMIZE): $(LOCALBIN)
 	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint from the Go module proxy if necessary.
+$(GOLANGCI_LINT): $(LOCALBIN)
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
 
 .PHONY: helm
 helm: $(HELM) ## Build helm from the Go module proxy if necessary.

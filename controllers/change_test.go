@@ -2,28 +2,19 @@ package controllers
 
 import (
 	"fmt"
-	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/compare"
-	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
-
-// TestChangeFieldNames keeps the finders' Change and status.lastChange.change in step,
-// since the controller converts one into the other by their JSON names.
-func TestChangeFieldNames(t *testing.T) {
-	if got := compareShapes("", reflect.TypeFor[compare.Change](), reflect.TypeFor[imagesv1alpha1.ImageChangeDetails](), nil); len(got) != 0 {
-		t.Errorf("compare.Change and ImageChangeDetails differ:\n%q", got)
-	}
-}
 
 // appImage is a small image on a two-layer base with an app layer and APP_VERSION.
 func appImage(t *testing.T, app, version string) v1.Image {
@@ -89,15 +80,17 @@ func TestResearch(t *testing.T) {
 			l.Removed[0].DiffID != b[2] || l.Added[0].DiffID != a[2] || l.Added[0].CreatedBy != "RUN app v2, larger" || l.SizeChange != 8 {
 			t.Errorf("layers = %+v, want kept 2, removed %s, added %s", l, b[2], a[2])
 		}
-		if e := lc.Change.Env; e == nil || len(e.Added)+len(e.Removed) != 0 || !reflect.DeepEqual(e.Changed, []imagesv1alpha1.KeyChange{{Key: "APP_VERSION", Before: "1", After: "2"}}) {
-			t.Errorf("env = %+v, want APP_VERSION 1 → 2 only", e)
+		if diff := cmp.Diff(&imagesv1alpha1.MapChange{Changed: []imagesv1alpha1.KeyChange{{Key: "APP_VERSION", Before: "1", After: "2"}}}, lc.Change.Env); diff != "" {
+			t.Errorf("env, want APP_VERSION 1 → 2 only (-want +got):\n%s", diff)
 		}
 
 		// An unchanged re-check never touches lastChange, nor emits an event.
 		time.Sleep(1100 * time.Millisecond)
 		h.forceRecheck(obj, "2")
-		if _, err, again := h.reconcile(obj); err != nil || !reflect.DeepEqual(again.Status.LastChange, lc) {
-			t.Errorf("unchanged re-check: err %v, lastChange %+v, want it untouched", err, again.Status.LastChange)
+		if _, err, again := h.reconcile(obj); err != nil {
+			t.Errorf("unchanged re-check: %v", err)
+		} else if diff := cmp.Diff(lc, again.Status.LastChange); diff != "" {
+			t.Errorf("unchanged re-check changed lastChange (-before +after):\n%s", diff)
 		}
 		if n := len(digestChangedNotes(h, obj)); n != 1 {
 			t.Errorf("%d DigestChanged events after an unchanged re-check, want 1", n)
@@ -109,7 +102,7 @@ func TestResearch(t *testing.T) {
 		image := func(version string) v1.Image {
 			cfg := testregistry.RichConfig()
 			cfg.Env = nil
-			for i := range maxEnv + 44 {
+			for i := range imagesv1alpha1.MaxEnv + 44 {
 				cfg.Env = append(cfg.Env, fmt.Sprintf("VAR_%03d=x", i))
 			}
 			cfg.Env[0] = "APP_VERSION=" + version
@@ -119,8 +112,8 @@ func TestResearch(t *testing.T) {
 		obj := h.create("wide", func(s *imagesv1alpha1.ImageConfigSpec) {
 			s.Repository, s.Tag, s.Platform = "research/wide", "1", imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "amd64"}
 		})
-		if _, err, got := h.reconcile(obj); err != nil || len(got.Status.Config.Env) != maxEnv {
-			t.Fatalf("first resolution: err %v, %d env entries, want %d (cut to fit)", err, len(got.Status.Config.Env), maxEnv)
+		if _, err, got := h.reconcile(obj); err != nil || len(got.Status.Config.Env) != imagesv1alpha1.MaxEnv {
+			t.Fatalf("first resolution: err %v, %d env entries, want %d (cut to fit)", err, len(got.Status.Config.Env), imagesv1alpha1.MaxEnv)
 		}
 		h.reg.PushImage(t, "research/wide", "1", image("2"))
 		h.forceRecheck(obj, "1")
@@ -132,8 +125,8 @@ func TestResearch(t *testing.T) {
 		if lc == nil || lc.Change == nil {
 			t.Fatalf("lastChange = %+v, want a change", lc)
 		}
-		if e := lc.Change.Env; e == nil || len(e.Added)+len(e.Removed) != 0 || !reflect.DeepEqual(e.Changed, []imagesv1alpha1.KeyChange{{Key: "APP_VERSION", Before: "1", After: "2"}}) {
-			t.Errorf("env = %+v, want APP_VERSION 1 → 2 only, not the entries the status cut", e)
+		if diff := cmp.Diff(&imagesv1alpha1.MapChange{Changed: []imagesv1alpha1.KeyChange{{Key: "APP_VERSION", Before: "1", After: "2"}}}, lc.Change.Env); diff != "" {
+			t.Errorf("env, want APP_VERSION 1 → 2 only, not the entries the status cut (-want +got):\n%s", diff)
 		}
 	})
 
@@ -155,7 +148,7 @@ func TestResearch(t *testing.T) {
 		}
 		// A suspended edit changes nothing either.
 		h.update(obj, func(o *imagesv1alpha1.ImageConfig) { o.Spec.Repository, o.Spec.Suspend = "research/two", true })
-		h.reconcile(obj)
+		_, _, _ = h.reconcile(obj)
 		h.update(obj, func(o *imagesv1alpha1.ImageConfig) { o.Spec.Suspend = false })
 		_, err, got := h.reconcile(obj)
 		if err != nil || got.Status.ImageRef != h.reg.Host()+"/research/two:1" {
@@ -165,38 +158,4 @@ func TestResearch(t *testing.T) {
 			t.Errorf("another reference was reported as a move: events %q, lastChange %+v", notes, got.Status.LastChange)
 		}
 	})
-}
-
-func TestRecordChange(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	res := func(ref, platform, digest string) *manifests.Result {
-		return &manifests.Result{Summary: manifests.Summary{ImageRef: ref, Platform: platform, Digest: digest, Config: &manifests.BuildConfig{}}}
-	}
-	earlier := &imagesv1alpha1.ImageChange{From: "sha256:0", To: "sha256:1", Time: metav1.Time{Time: now.Add(-time.Hour)}}
-	tests := []struct {
-		name      string
-		prev, res *manifests.Result
-		want      *imagesv1alpha1.ImageChange // nil: cleared; earlier: untouched
-		moved     bool
-	}{
-		{name: "first resolution", res: res("r:1", "linux/amd64", "sha256:1"), want: earlier},
-		{name: "unchanged", prev: res("r:1", "linux/amd64", "sha256:1"), res: res("r:1", "linux/amd64", "sha256:1"), want: earlier},
-		{name: "moved", prev: res("r:1", "linux/amd64", "sha256:1"), res: res("r:1", "linux/amd64", "sha256:2"), moved: true},
-		{name: "another reference", prev: res("r:1", "linux/amd64", "sha256:1"), res: res("r:2", "linux/amd64", "sha256:2")},
-		{name: "another platform", prev: res("r:1", "linux/amd64", "sha256:1"), res: res("r:1", "linux/arm64", "sha256:2")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st := &imagesv1alpha1.ImageConfigStatus{LastChange: earlier}
-			recordChange(st, tt.prev, tt.res, "tag 1", now)
-			switch {
-			case tt.moved:
-				if lc := st.LastChange; lc == nil || lc.From != "sha256:1" || lc.To != "sha256:2" || !lc.Time.Time.Equal(now) || lc.Summary != "tag 1 moved sha256:1 → sha256:2: same config fields and layers" {
-					t.Errorf("lastChange = %+v", lc)
-				}
-			case st.LastChange != tt.want:
-				t.Errorf("lastChange = %+v, want %+v", st.LastChange, tt.want)
-			}
-		})
-	}
 }

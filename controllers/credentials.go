@@ -24,6 +24,9 @@ import (
 // not watched: a fixed Secret is read at the next attempt.
 type credentialError struct {
 	reason, msg string
+	// transient is true when a cloud provider's endpoint failed: the object is
+	// retried with the controller's backoff rather than marked Stalled.
+	transient bool
 }
 
 func (e *credentialError) Error() string { return e.msg }
@@ -32,33 +35,20 @@ func (e *credentialError) Error() string { return e.msg }
 // uncached API reader: the manager may get Secrets and ServiceAccounts by name, but
 // never list or watch them. The sources are in the order they are tried:
 // spec.secretRef, then the ServiceAccount's imagePullSecrets; anonymous comes last.
+// With a cloud spec.provider, the provider's workload identity replaces them.
 func (r *ImageConfigReconciler) credentials(ctx context.Context, obj *imagesv1alpha1.ImageConfig) (auth.Sources, http.RoundTripper, error) {
 	// client-go logs request and response bodies through the context's logger at
 	// high verbosity; a Secret's body must never reach a log.
 	ctx = logr.NewContext(ctx, logr.Discard())
 	var sources auth.Sources
-	if ref := obj.Spec.SecretRef; ref != nil {
-		secret, err := r.secret(ctx, obj.Namespace, ref.Name, "spec.secretRef")
-		if err != nil {
+	if usesProvider(obj) {
+		var err error
+		if sources, err = r.providerCredentials(ctx, obj); err != nil {
 			return nil, nil, err
 		}
-		kc, err := pullSecretKeychain(secret)
-		if err != nil {
-			return nil, nil, err
-		}
-		sources = append(sources, auth.Source{Name: "secret/" + ref.Name, Keychain: kc})
-	}
-
-	if name := obj.Spec.ServiceAccountName; name != "" {
-		sa := &corev1.ServiceAccount{}
-		if err := r.reader().Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: name}, sa); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, nil, &credentialError{imagesv1alpha1.ServiceAccountNotFoundReason, fmt.Sprintf("ServiceAccount %q named by spec.serviceAccountName does not exist in namespace %q", name, obj.Namespace)}
-			}
-			return nil, nil, fmt.Errorf("reading ServiceAccount %q: %w", name, err)
-		}
-		for _, ps := range sa.ImagePullSecrets {
-			secret, err := r.secret(ctx, obj.Namespace, ps.Name, fmt.Sprintf("ServiceAccount %q's imagePullSecrets", name))
+	} else {
+		if ref := obj.Spec.SecretRef; ref != nil {
+			secret, err := r.secret(ctx, obj.Namespace, ref.Name, "spec.secretRef")
 			if err != nil {
 				return nil, nil, err
 			}
@@ -66,7 +56,28 @@ func (r *ImageConfigReconciler) credentials(ctx context.Context, obj *imagesv1al
 			if err != nil {
 				return nil, nil, err
 			}
-			sources = append(sources, auth.Source{Name: "serviceAccount/" + name, Keychain: kc})
+			sources = append(sources, auth.Source{Name: "secret/" + ref.Name, Keychain: kc})
+		}
+
+		if name := obj.Spec.ServiceAccountName; name != "" {
+			sa := &corev1.ServiceAccount{}
+			if err := r.reader().Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: name}, sa); err != nil {
+				if apierrors.IsNotFound(err) {
+					return nil, nil, &credentialError{reason: imagesv1alpha1.ServiceAccountNotFoundReason, msg: fmt.Sprintf("ServiceAccount %q named by spec.serviceAccountName does not exist in namespace %q", name, obj.Namespace)}
+				}
+				return nil, nil, fmt.Errorf("reading ServiceAccount %q: %w", name, err)
+			}
+			for _, ps := range sa.ImagePullSecrets {
+				secret, err := r.secret(ctx, obj.Namespace, ps.Name, fmt.Sprintf("ServiceAccount %q's imagePullSecrets", name))
+				if err != nil {
+					return nil, nil, err
+				}
+				kc, err := pullSecretKeychain(secret)
+				if err != nil {
+					return nil, nil, err
+				}
+				sources = append(sources, auth.Source{Name: "serviceAccount/" + name, Keychain: kc})
+			}
 		}
 	}
 
@@ -139,7 +150,7 @@ func (r *ImageConfigReconciler) secret(ctx context.Context, namespace, name, by 
 			if v, ok := r.tlsTransports.LoadAndDelete(types.NamespacedName{Namespace: namespace, Name: name}); ok {
 				closeIdle(v.(tlsTransport).transport)
 			}
-			return nil, &credentialError{imagesv1alpha1.SecretNotFoundReason, fmt.Sprintf("Secret %q named by %s does not exist in namespace %q", name, by, namespace)}
+			return nil, &credentialError{reason: imagesv1alpha1.SecretNotFoundReason, msg: fmt.Sprintf("Secret %q named by %s does not exist in namespace %q", name, by, namespace)}
 		}
 		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
 	}
@@ -182,5 +193,5 @@ func pullSecretKeychain(s *corev1.Secret) (authn.Keychain, error) {
 }
 
 func invalidSecret(s *corev1.Secret, problem string) error {
-	return &credentialError{imagesv1alpha1.InvalidSecretReason, fmt.Sprintf("Secret %q %s", s.Name, problem)}
+	return &credentialError{reason: imagesv1alpha1.InvalidSecretReason, msg: fmt.Sprintf("Secret %q %s", s.Name, problem)}
 }

@@ -65,7 +65,7 @@ func testFaults(t *testing.T, env *testenv.Env) {
 		t.Fatal(err)
 	}
 	onlyElsewhere, _ := netpolicy.Parse("registry.example.com", "")
-	const oneSecond, interval = time.Second, time.Hour
+	const second, interval = time.Second, time.Hour
 	dockerHubLimit := http.Header{"Ratelimit-Limit": {"100;w=21600"}, "Ratelimit-Remaining": {"0;w=21600"}, "Docker-Ratelimit-Source": {"192.0.2.1"}}
 
 	// Handshake (ping and token) and HEAD: three requests before the first GET.
@@ -102,8 +102,8 @@ func testFaults(t *testing.T, env *testenv.Env) {
 			check: func(st *imagesv1alpha1.ImageConfigStatus) bool {
 				return st.RateLimit != nil && st.RateLimit.Limit == 100 && st.RateLimit.Remaining == 0
 			}},
-		{name: "a body that hangs", rules: rule(http.MethodGet, tagPath, faultproxy.Hang()), timeout: oneSecond, reason: "Unavailable", retry: "backoff", faulted: 1, max: pre + 1, msg: "timed out after 1s"},
-		{name: "a body that trickles 1 byte/s", rules: rule(http.MethodGet, blobPath, faultproxy.Trickle(time.Second)), timeout: oneSecond, reason: "Unavailable", retry: "backoff", faulted: 1, max: pre + 3, maxBody: 2, msg: "timed out after 1s"},
+		{name: "a body that hangs", rules: rule(http.MethodGet, tagPath, faultproxy.Hang()), timeout: second, reason: "Unavailable", retry: "backoff", faulted: 1, max: pre + 1, msg: "timed out after 1s"},
+		{name: "a body that trickles 1 byte/s", rules: rule(http.MethodGet, blobPath, faultproxy.Trickle(time.Second)), timeout: second, reason: "Unavailable", retry: "backoff", faulted: 1, max: pre + 3, maxBody: 2, msg: "timed out after 1s"},
 		{name: "a reset mid-body", rules: rule(http.MethodGet, tagPath, faultproxy.ResetAfter(20)), reason: "Unavailable", retry: "backoff", faulted: 1, max: pre + 1},
 		// Four: net/http retries a request once when a reused keep-alive connection is
 		// reset before any response, then go-containerregistry tries twice more.
@@ -130,7 +130,7 @@ func testFaults(t *testing.T, env *testenv.Env) {
 		{name: "a redirect to plain HTTP", tls: true, rules: rule(http.MethodGet, blobPath, toPlainHTTP), reason: "Unsupported", retry: "interval", faulted: 1, max: pre + 3, msg: "refusing plain HTTP"},
 		{name: "a redirect to a denied address", rules: rule(http.MethodGet, blobPath, toSink), reason: "RegistryNotAllowed", retry: "interval", faulted: 1, max: pre + 3, msg: "which --denied-networks denies"},
 		{name: "a registry outside --allowed-registries", policy: onlyElsewhere, reason: "RegistryNotAllowed", retry: "interval", max: 0, msg: "is not in --allowed-registries"},
-		{name: "a token endpoint that hangs", rules: rule("", "/token", faultproxy.Hang()), timeout: oneSecond, reason: "Unavailable", retry: "backoff", faulted: 1, max: 2, msg: "timed out"},
+		{name: "a token endpoint that hangs", rules: rule("", "/token", faultproxy.Hang()), timeout: second, reason: "Unavailable", retry: "backoff", faulted: 1, max: 2, msg: "timed out"},
 		{name: "a token endpoint that answers 500", rules: rule("", "/token", faultproxy.Status(500, "", nil)), reason: "Unavailable", retry: "backoff", faulted: 3, max: 4},
 		{name: "a token for the wrong scope", rules: rule("", "/token", faultproxy.Modify(func(r *faultproxy.Response) {
 			r.Body = []byte(`{"token":"for-another-repository","expires_in":300}`)

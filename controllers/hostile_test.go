@@ -67,14 +67,14 @@ func testHostile(t *testing.T, env *testenv.Env) {
 		{"a 100 KiB label value", func(repo string) {
 			reg.PushImage(t, repo, "v1", amd64(v1.Config{Labels: map[string]string{"big": strings.Repeat("x", 100<<10)}}))
 		}, "Resolved", func(t *testing.T, st imagesv1alpha1.ImageConfigStatus) {
-			if v := st.Config.Labels["big"]; len(v) > maxStringLength || !strings.HasSuffix(v, "…") || st.Truncated == "" {
-				t.Errorf("label of %d bytes, truncated %q: want it cut to %d bytes and noted", len(v), st.Truncated, maxStringLength)
+			if v := st.Config.Labels["big"]; len(v) > imagesv1alpha1.MaxStringLength || !strings.HasSuffix(v, "…") || st.Truncated == "" {
+				t.Errorf("label of %d bytes, truncated %q: want it cut to %d bytes and noted", len(v), st.Truncated, imagesv1alpha1.MaxStringLength)
 			}
 		}},
 		{"10,000 env entries", func(repo string) {
 			reg.PushImage(t, repo, "v1", amd64(v1.Config{Env: manyEnv}))
 		}, "Resolved", func(t *testing.T, st imagesv1alpha1.ImageConfigStatus) {
-			if len(st.Config.Env) != maxEnv || !strings.Contains(st.Truncated, "config.env: kept the first 256 of 10000") {
+			if len(st.Config.Env) != imagesv1alpha1.MaxEnv || !strings.Contains(st.Truncated, "config.env: kept the first 256 of 10000") {
 				t.Errorf("%d env entries, truncated %q", len(st.Config.Env), st.Truncated)
 			}
 		}},
@@ -89,7 +89,7 @@ func testHostile(t *testing.T, env *testenv.Env) {
 		{"300 labels of 10 KiB and 40 layers of 30 KiB history", func(repo string) {
 			reg.PushImage(t, repo, "v1", amd64(v1.Config{Labels: bigLabels}, manyLayers...))
 		}, "Resolved", func(t *testing.T, st imagesv1alpha1.ImageConfigStatus) {
-			if len(st.Layers) != 40 || len(st.Config.Labels) != maxLabels || !strings.Contains(st.Truncated, "values were cut") {
+			if len(st.Layers) != 40 || len(st.Config.Labels) != imagesv1alpha1.MaxLabels || !strings.Contains(st.Truncated, "values were cut") {
 				t.Errorf("%d layers, %d labels, truncated %q", len(st.Layers), len(st.Config.Labels), st.Truncated)
 			}
 		}},
@@ -121,8 +121,8 @@ func testHostile(t *testing.T, env *testenv.Env) {
 				t.Fatalf("Ready = %+v, want %s", c, tt.reason)
 			}
 			checkLine(t, "Ready message", c.Message)
-			if b, _ := json.Marshal(got); len(b) > maxStatusBytes+64<<10 {
-				t.Errorf("the object is %d bytes, over the %d-byte status budget", len(b), maxStatusBytes)
+			if b, _ := json.Marshal(got); len(b) > imagesv1alpha1.MaxStatusBytes+64<<10 {
+				t.Errorf("the object is %d bytes, over the %d-byte status budget", len(b), imagesv1alpha1.MaxStatusBytes)
 			}
 			// A failure is a transition and has its event; a first resolution has none.
 			evs := rec.of(obj)

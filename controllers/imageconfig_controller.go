@@ -26,8 +26,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/finders/cloudauth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
+	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
 )
 
 // ImageConfigReconciler resolves ImageConfigs through their registries.
@@ -68,6 +70,12 @@ type ImageConfigReconciler struct {
 	// unchanged re-check writes nothing until then. Zero means
 	// DefaultStatusHeartbeat; a negative value writes it on every check.
 	StatusHeartbeat time.Duration
+	// CloudAuth exchanges workload identities for cloud registry credentials
+	// (spec.provider) and caches them; a process-wide default when nil.
+	CloudAuth *cloudauth.Broker
+	// ObjectLevelWorkloadIdentity allows spec.provider with spec.serviceAccountName:
+	// TokenRequests for the object's ServiceAccount (--enable-object-level-workload-identity).
+	ObjectLevelWorkloadIdentity bool
 
 	limiter *intervalLimiter
 	// schedule holds the re-check times, in memory.
@@ -211,6 +219,9 @@ func (r *ImageConfigReconciler) failed(ctx context.Context, obj *imagesv1alpha1.
 	var cerr *credentialError
 	var ferr *manifests.Error
 	switch {
+	case errors.As(err, &cerr) && cerr.transient:
+		imagestatus.MarkRetrying(obj, cerr.reason, cerr.msg)
+		return ctrl.Result{}, err
 	case errors.As(err, &cerr):
 		// Secrets are not watched, so a fixed credential is only seen by trying again:
 		// soon, but never hammering the registry with wrong credentials.
@@ -225,20 +236,14 @@ func (r *ImageConfigReconciler) failed(ctx context.Context, obj *imagesv1alpha1.
 	}
 
 	r.credentialFailures.Delete(key)
-	reason, msg := string(ferr.Reason), ferr.Error()
-	switch ferr.Reason {
-	case manifests.RateLimited:
-		markRetrying(obj, reason, rateLimitedMessage(ferr, r.now()))
-		if ferr.RetryAfter > 0 {
-			return ctrl.Result{RequeueAfter: min(ferr.RetryAfter, interval)}, nil
-		}
-		return ctrl.Result{}, err
-	case manifests.Unavailable:
-		markRetrying(obj, reason, msg)
+	markFailed(obj, ferr, r.now())
+	switch {
+	case ferr.Reason == manifests.RateLimited && ferr.RetryAfter > 0:
+		return ctrl.Result{RequeueAfter: min(ferr.RetryAfter, interval)}, nil
+	case !ferr.Terminal():
 		return ctrl.Result{}, err
 	default:
-		ctrl.LoggerFrom(ctx).Info("Resolution failed; waiting for the interval or a change", "reason", reason, "message", msg, "interval", interval)
-		markStalled(obj, reason, msg)
+		ctrl.LoggerFrom(ctx).Info("Resolution failed; waiting for the interval or a change", "reason", ferr.Reason, "message", ferr.Error(), "interval", interval)
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 }

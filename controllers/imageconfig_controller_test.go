@@ -354,7 +354,7 @@ func TestReconciler(t *testing.T) {
 	t.Run("a platform edit re-resolves without the previous result", func(t *testing.T) {
 		h := newHarness(t, env)
 		obj := h.create("edit", nil)
-		h.reconcile(obj)
+		_, _, _ = h.reconcile(obj)
 		h.update(obj, func(o *imagesv1alpha1.ImageConfig) {
 			o.Spec.Platform = imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "s390x"}
 		})

@@ -75,30 +75,6 @@ func TestApplyRateLimit(t *testing.T) {
 	}
 }
 
-func TestRateLimitedMessage(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	hub := &manifests.RateLimitInfo{Host: "registry-1.docker.io", Limit: 100, Remaining: 0, Window: 6 * time.Hour, Source: "192.0.2.7", ObservedAt: now.Add(-time.Minute)}
-	tests := []struct {
-		name string
-		err  *manifests.Error
-		want string
-	}{
-		{"Retry-After", &manifests.Error{Reason: manifests.RateLimited, Message: "m", RetryAfter: 90 * time.Second, RateLimit: hub},
-			"m; expect relief at 2026-03-01T12:01:30Z"},
-		{"Docker Hub: no Retry-After, a window", &manifests.Error{Reason: manifests.RateLimited, Message: "m", RateLimit: hub},
-			"m; quota: 0 of 100 pulls left per 6h0m0s, counted against 192.0.2.7; no Retry-After, expect relief by 2026-03-01T17:59:00Z, one window after the refusal"},
-		{"neither", &manifests.Error{Reason: manifests.RateLimited, Message: "m"},
-			"m; the registry said neither Retry-After nor its quota's window, retrying with backoff"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := rateLimitedMessage(tt.err, now); got != tt.want {
-				t.Errorf("got  %q\nwant %q", got, tt.want)
-			}
-		})
-	}
-}
-
 // fastRetryFinder is the registry finder with go-containerregistry's retries of a
 // 429 or 5xx (three tries, 1 s and 3 s apart) made fast.
 var fastRetryFinder = FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
 )
 
 // resolvedObject returns an object resolved and Ready at generation 3, with an
@@ -184,7 +185,7 @@ func TestSettleLastChecked(t *testing.T) {
 			change: func(o *imagesv1alpha1.ImageConfig) { o.Status.Digest = "sha256:bbbb" }},
 		{name: "turned not Ready", stored: &metav1.Time{Time: now.Add(-time.Minute)}, heartbeat: time.Hour, written: true,
 			change: func(o *imagesv1alpha1.ImageConfig) {
-				markRetrying(o, "Unavailable", "503")
+				imagestatus.MarkRetrying(o, "Unavailable", "503")
 			}},
 		{name: "quota changed", stored: &metav1.Time{Time: now.Add(-time.Minute)}, heartbeat: time.Hour, written: true,
 			change: func(o *imagesv1alpha1.ImageConfig) {

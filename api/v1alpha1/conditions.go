@@ -73,6 +73,28 @@ const (
 
 	// UnavailableReason means the registry could not be reached or answered with a server error.
 	UnavailableReason string = "Unavailable"
+
+	// ProviderRegistryMismatchReason means spec.registry does not belong to spec.provider; no request was made.
+	ProviderRegistryMismatchReason string = "ProviderRegistryMismatch"
+
+	// ProviderIdentityInvalidReason means the workload identity is incomplete: a missing or malformed
+	// ServiceAccount annotation, or a controller pod without the provider's identity.
+	ProviderIdentityInvalidReason string = "ProviderIdentityInvalid"
+
+	// ProviderAuthFailedReason means the provider refused the exchange (role trust policy, binding or
+	// federated credential), or answered something unusable.
+	ProviderAuthFailedReason string = "ProviderAuthFailed"
+
+	// ProviderUnavailableReason means a provider endpoint (STS, metadata server, Entra ID) could not be
+	// reached or answered with a server error; retried with backoff.
+	ProviderUnavailableReason string = "ProviderUnavailable"
+
+	// ProviderClockSkewReason means the provider issued a credential already expired by the controller's clock.
+	ProviderClockSkewReason string = "ProviderClockSkew"
+
+	// ObjectLevelWorkloadIdentityDisabledReason means spec.provider with spec.serviceAccountName asks for
+	// object-level identity, but the manager runs without --enable-object-level-workload-identity.
+	ObjectLevelWorkloadIdentityDisabledReason string = "ObjectLevelWorkloadIdentityDisabled"
 )
 
 // Condition types and reasons of spec.export. The export never changes Ready:

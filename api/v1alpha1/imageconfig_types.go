@@ -21,6 +21,8 @@ const DefaultTag = "latest"
 // ImageConfigSpec names an image in a registry and the platform whose config to resolve.
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.tag) && has(self.digest))",message="spec.tag and spec.digest are mutually exclusive: set one of them, or neither for tag \"latest\""
+// +kubebuilder:validation:XValidation:rule="!has(self.provider) || self.provider == 'generic' || !has(self.secretRef)",message="spec.secretRef cannot be combined with spec.provider aws, gcp or azure: the credentials come from workload identity"
+// +kubebuilder:validation:XValidation:rule="!has(self.provider) || self.provider == 'generic' || !self.insecure",message="spec.insecure cannot be combined with spec.provider aws, gcp or azure: cloud registries are HTTPS"
 type ImageConfigSpec struct {
 	// registry is the registry's host, with an optional port, and without a scheme:
 	// "registry-1.docker.io", "ghcr.io", "127.0.0.1:5001".
@@ -101,6 +103,20 @@ type ImageConfigSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// provider selects where the registry's credentials come from: "generic" (the
+	// default) uses secretRef and the ServiceAccount's imagePullSecrets; "aws", "gcp"
+	// and "azure" exchange a workload identity for the credentials of Amazon ECR,
+	// Google Artifact Registry or Azure Container Registry. Without
+	// serviceAccountName the identity is the controller's own; with it, the
+	// controller requests a token for that ServiceAccount (in this namespace), if
+	// it runs with --enable-object-level-workload-identity. The registry must
+	// belong to the provider, else the object is not Ready, with reason
+	// ProviderRegistryMismatch.
+	// +kubebuilder:validation:Enum=generic;aws;gcp;azure
+	// +kubebuilder:default=generic
+	// +optional
+	Provider string `json:"provider,omitempty"`
 
 	// certSecretRef names a Secret in the ImageConfig's namespace with TLS settings for
 	// the registry: ca.crt is added to the system's certificate authorities, and
@@ -256,7 +272,8 @@ type ImageConfigStatus struct {
 	BaseImage *BaseImage `json:"baseImage,omitempty"`
 
 	// authSource names where the credentials of the last resolution came from:
-	// "anonymous", "secret/<name>" or "serviceAccount/<name>". It is the only
+	// "anonymous", "secret/<name>", "serviceAccount/<name>", or for a cloud provider
+	// "provider aws via serviceaccount team-a/puller (role arn:…)". It is the only
 	// credential information in the status.
 	// +optional
 	AuthSource string `json:"authSource,omitempty"`

@@ -33,7 +33,7 @@ func (a *app) refCommand(cmd *cobra.Command, do func(cmd *cobra.Command, opts ma
 		}
 		opts, err := a.options(args[0], a.platform)
 		if err != nil {
-			return &usageError{err.Error()}
+			return optionsError(err)
 		}
 		if err := do(cmd, opts); err != nil {
 			return &registryError{err}

@@ -62,7 +62,7 @@ prefix kept, the layers removed and added) and the declared base image.
 			}
 			opts1, err := a.options(args[0], a.platform)
 			if err != nil {
-				return &usageError{err.Error()}
+				return optionsError(err)
 			}
 			opts2, err := a.options(ref2, p2)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/imageconfig/imageconfig-operator/finders/files"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/internal/format"
 )
@@ -24,6 +25,10 @@ type layersOutput struct {
 	History    []manifests.Step `json:"history"`
 	// ShownSize is the size of the layers shown, with --top.
 	ShownSize int64 `json:"shownSize,omitempty"`
+	// LayerFiles are the layers' changeset counts and wasted bytes, with --files.
+	LayerFiles []files.LayerSummary `json:"layerFiles,omitempty"`
+	// WastedBytes is the image's wasted bytes, with --files.
+	WastedBytes int64 `json:"wastedBytes,omitempty"`
 }
 
 func newLayersCommand(a *app) *cobra.Command {
@@ -32,6 +37,8 @@ func newLayersCommand(a *app) *cobra.Command {
 		sortBy   string
 		top      int
 		truncate int
+		withFile bool
+		idx      indexFlags
 	)
 	cmd := a.refCommand(&cobra.Command{
 		Use:   "layers REF",
@@ -44,7 +51,7 @@ LABEL, CMD…) are shown, marked "(empty)", without a size.`,
   imageconfig layers nginx:1.27 --sort size --top 3
   imageconfig layers nginx:1.27 --truncate 80 -o json`,
 	}, func(cmd *cobra.Command, opts manifests.Options) error {
-		res, err := manifests.Resolve(cmd.Context(), opts)
+		res, view, err := resolveLayers(cmd.Context(), opts, withFile, &idx)
 		if err != nil {
 			return err
 		}
@@ -79,10 +86,11 @@ LABEL, CMD…) are shown, marked "(empty)", without a size.`,
 			return writeStructured(a.stdout, output, layersOutput{
 				ImageRef: res.ImageRef, Digest: res.Digest, Platform: res.Platform,
 				LayerCount: res.LayerCount, TotalSize: res.TotalSize, History: steps, ShownSize: shown,
+				LayerFiles: view.layers(), WastedBytes: view.wasted(),
 			})
 		}
 		t := newTable()
-		t.row("#", "SIZE", "SHARE", "CREATED BY")
+		t.row(view.columns("#", "SIZE", "SHARE", "CREATED BY")...)
 		for _, s := range steps {
 			text := truncateRunes(oneLineText(s.Instruction), truncate)
 			if text == "" {
@@ -93,10 +101,10 @@ LABEL, CMD…) are shown, marked "(empty)", without a size.`,
 				if !s.EmptyLayer {
 					marker = "(no layer)"
 				}
-				t.row("-", marker, "", text)
+				t.row(view.cells(-1, "-", marker, "", text)...)
 				continue
 			}
-			t.row(strconv.Itoa(s.Layer), format.Size(s.Size), share(s.Size, res.TotalSize), text)
+			t.row(view.cells(s.Layer, strconv.Itoa(s.Layer), format.Size(s.Size), share(s.Size, res.TotalSize), text)...)
 		}
 		if err := t.writeTo(a.stdout); err != nil {
 			return err
@@ -116,6 +124,8 @@ LABEL, CMD…) are shown, marked "(empty)", without a size.`,
 	cmd.Flags().StringVar(&sortBy, "sort", "", "order of the rows: empty for build order, or size (largest first)")
 	cmd.Flags().IntVar(&top, "top", 0, "keep the N largest layers and say how much of the total they hold")
 	cmd.Flags().IntVar(&truncate, "truncate", 0, "cut the created-by text to N characters (default: full text)")
+	cmd.Flags().BoolVar(&withFile, "files", false, "index the layers' files (see the files command) and add the added, modified, deleted and wasted columns")
+	idx.add(cmd.Flags())
 	run := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(output); err != nil {
@@ -126,6 +136,9 @@ LABEL, CMD…) are shown, marked "(empty)", without a size.`,
 		}
 		if top < 0 || truncate < 0 {
 			return &usageError{"--top and --truncate take a positive number"}
+		}
+		if err := idx.check(); err != nil {
+			return err
 		}
 		return run(cmd, args)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
+	"github.com/imageconfig/imageconfig-operator/finders/cloudauth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
@@ -35,6 +37,13 @@ func (a *app) options(ref, platform string) (manifests.Options, error) {
 	opts.UserAgent = "imageconfig/" + version()
 	opts.Network = a.network
 
+	if p, _ := cloudauth.ParseProvider(a.provider); p != cloudauth.Generic {
+		src, err := a.providerSource(p, opts)
+		if err != nil {
+			return opts, err
+		}
+		opts.Credentials = append(opts.Credentials, src)
+	}
 	if a.passwordStdin {
 		if a.password == "" {
 			b, err := io.ReadAll(io.LimitReader(a.stdin, 1<<20))
@@ -66,6 +75,38 @@ func (a *app) options(ref, platform string) (manifests.Options, error) {
 		opts.Transport = auth.Transport(cfg)
 	}
 	return opts, nil
+}
+
+// providerSource exchanges this machine's workload identity for the registry's
+// credentials (controller-level identity, in the operator's words).
+func (a *app) providerSource(p cloudauth.Provider, opts manifests.Options) (auth.Source, error) {
+	if a.broker == nil {
+		a.broker = cloudauth.NewBroker(cloudauth.Options{})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+	defer cancel()
+	c, err := a.broker.Credentials(ctx, p, opts.Registry, cloudauth.Identity{})
+	if err != nil {
+		err = fmt.Errorf("--provider %s: %w", p, err)
+		var ex *cloudauth.ExchangeError
+		var cs *cloudauth.ClockSkewError
+		if errors.As(err, &ex) || errors.As(err, &cs) {
+			// The provider failed or refused: like a registry error, not a usage error.
+			return auth.Source{}, &registryError{err}
+		}
+		return auth.Source{}, err
+	}
+	return auth.Source{Name: c.Source, Keychain: auth.Static{Username: c.Username, Password: c.Password}}, nil
+}
+
+// optionsError classifies an error of options: a usage error, unless the
+// provider's exchange failed.
+func optionsError(err error) error {
+	var re *registryError
+	if errors.As(err, &re) {
+		return err
+	}
+	return &usageError{err.Error()}
 }
 
 // dockerSources reads a docker config directory (or its config.json) the way the

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/imageconfig/imageconfig-operator/finders/cloudauth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
@@ -50,6 +51,8 @@ type app struct {
 	password      string
 	dockerConfig  string
 	caFile        string
+	provider      string
+	broker        *cloudauth.Broker
 
 	deniedNetworks string
 	network        *netpolicy.Policy
@@ -70,8 +73,10 @@ func newRootCommand(a *app) *cobra.Command {
 		Long: `imageconfig resolves an image reference through the registry's manifest chain
 (tag, index, platform manifest, config blob) and prints what it found.
 
-Credentials come from --username with --password-stdin, then from the docker
-config (--docker-config, with its credential helpers), then anonymous access.
+Credentials come from --provider (the workload identity of the machine or pod:
+AWS web identity or EKS Pod Identity, the GCE metadata server, Azure workload
+identity), then --username with --password-stdin, then from the docker config
+(--docker-config, with its credential helpers), then anonymous access.
 
 REF is a Docker-style reference: nginx, nginx:1.27, ghcr.io/org/app:v1,
 localhost:5000/x@sha256:...
@@ -112,6 +117,7 @@ func (a *app) addRegistryFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&a.username, "username", "", "username for the registry; the password is read with --password-stdin")
 	fs.BoolVar(&a.passwordStdin, "password-stdin", false, "read the registry password from standard input")
 	fs.StringVar(&a.dockerConfig, "docker-config", "", "docker config directory or config.json with credentials and credential helpers (default ~/.docker/config.json)")
+	fs.StringVar(&a.provider, "provider", "generic", "generic, or a cloud whose registry credentials come from this machine's workload identity: aws, gcp or azure (tried before the other credentials)")
 	fs.StringVar(&a.caFile, "ca-file", "", "PEM file of a CA to trust for the registry, besides the system's")
 	fs.StringVar(&a.deniedNetworks, "denied-networks", "", "comma-separated CIDRs never to connect to, checked after DNS, as the manager's flag (for example "+netpolicy.DefaultDeniedNetworks+")")
 }
@@ -123,6 +129,9 @@ func (a *app) checkFlags() error {
 	}
 	if (a.username != "") != a.passwordStdin {
 		return &usageError{"--username and --password-stdin go together"}
+	}
+	if _, err := cloudauth.ParseProvider(a.provider); err != nil {
+		return &usageError{"--provider: " + err.Error()}
 	}
 	network, err := netpolicy.Parse("", a.deniedNetworks)
 	if err != nil {

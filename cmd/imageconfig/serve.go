@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
 	"github.com/imageconfig/imageconfig-operator/internal/ui"
 )
 
@@ -134,39 +132,20 @@ func (s *resolveSource) Resolve(ctx context.Context, ref, platform string) (*ui.
 	}
 	now := s.now()
 	res, rerr := resolve(ctx, opts)
-	it := ui.Item{Object: imagesv1alpha1.ImageConfig{
-		Spec: imagesv1alpha1.ImageConfigSpec{Registry: opts.Registry, Repository: opts.Repository, Tag: opts.Tag, Digest: opts.Digest, Insecure: opts.Insecure},
-	}}
-	st := &it.Object.Status
+	it := ui.Item{Object: imagesv1alpha1.ImageConfig{Spec: imagestatus.Spec(opts)}}
+	obj := &it.Object
 	if rerr != nil {
-		reason, typ := string(manifests.Unavailable), imagesv1alpha1.ReconcilingCondition
-		var ferr *manifests.Error
-		if errors.As(rerr, &ferr) {
-			reason = string(ferr.Reason)
-			if ferr.Reason != manifests.Unavailable && ferr.Reason != manifests.RateLimited {
-				typ = imagesv1alpha1.StalledCondition
-			}
-		}
-		setCondition(st, imagesv1alpha1.ReadyCondition, metav1.ConditionFalse, reason, rerr.Error(), now)
-		setCondition(st, typ, metav1.ConditionTrue, reason, rerr.Error(), now)
+		imagestatus.MarkFailed(obj, rerr, now)
 	} else {
-		// The finders' Summary has the status' field names.
-		b, err := json.Marshal(res.Summary)
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(b, st); err != nil {
-			return nil, err
-		}
-		st.LastCheckedTime = &metav1.Time{Time: now}
-		setCondition(st, imagesv1alpha1.ReadyCondition, metav1.ConditionTrue, imagesv1alpha1.ResolvedReason,
-			fmt.Sprintf("Resolved %s to %s for %s", res.ImageRef, res.Digest, res.Platform), now)
+		obj.Status.LastCheckedTime = &metav1.Time{Time: now}
+		imagestatus.MarkResolved(obj, res, now)
 		if steps, err := manifests.History(res.RawConfig, res.Layers); err == nil {
 			for _, step := range steps {
 				it.Steps = append(it.Steps, ui.Step{Layer: step.Layer, Size: step.Size, Digest: step.Digest, EmptyLayer: step.EmptyLayer, CreatedBy: step.CreatedBy, Comment: step.Comment})
 			}
 		}
 	}
+	st := &obj.Status
 	st.RequestedImageRef, st.RequestedPlatform = imageRef, requestedPlatform
 	if rerr == nil {
 		s.mu.Lock()
@@ -189,8 +168,4 @@ func (s *resolveSource) expire() {
 		}
 	}
 	s.cache = kept
-}
-
-func setCondition(st *imagesv1alpha1.ImageConfigStatus, typ string, status metav1.ConditionStatus, reason, msg string, now time.Time) {
-	apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: metav1.Time{Time: now}})
 }

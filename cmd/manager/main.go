@@ -20,6 +20,7 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/controllers"
+	"github.com/imageconfig/imageconfig-operator/finders/cloudauth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
@@ -48,6 +49,7 @@ func main() {
 		leaderNamespace         string
 		userAgent               string
 		statusHeartbeat         time.Duration
+		objectLevelIdentity     bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, such as :8080. \"0\" disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the healthz and readyz endpoints bind to.")
@@ -67,6 +69,7 @@ func main() {
 	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps retrying to renew its lease before it gives up leadership.")
 	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often leader-election clients retry to acquire or renew the lease.")
 	flag.StringVar(&leaderNamespace, "leader-elect-namespace", "", "The namespace of the leader-election lease; empty means the manager's own namespace, which only exists in a cluster.")
+	flag.BoolVar(&objectLevelIdentity, "enable-object-level-workload-identity", false, "Let ImageConfigs with spec.provider aws, gcp or azure name a ServiceAccount whose identity is used: the manager then creates tokens for ServiceAccounts (serviceaccounts/token create, granted by the object-level-workload-identity kustomize component or the chart's workloadIdentity.objectLevel). Off, such objects are not Ready, with reason ObjectLevelWorkloadIdentityDisabled.")
 	flag.StringVar(&userAgent, "user-agent", "imageconfig-operator", "The User-Agent sent to registries.")
 	flag.DurationVar(&statusHeartbeat, "status-heartbeat", controllers.DefaultStatusHeartbeat, "How old status.lastCheckedTime may grow while nothing else changes: a re-check that finds the tag unchanged writes no status until then (at least 10 intervals, plus up to 50% per object). 0 writes it on every check, one status write per object per interval.")
 	zapOpts := zap.Options{}
@@ -126,13 +129,21 @@ func main() {
 		log.Error(err, "Unable to register the metrics")
 		os.Exit(1)
 	}
+	hooks, err := controllers.NewProviderHooks(metrics.Registry)
+	if err != nil {
+		log.Error(err, "Unable to register the metrics")
+		os.Exit(1)
+	}
 	r := &controllers.ImageConfigReconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		AllowInsecureRegistries: insecure,
-		UserAgent:               userAgent,
-		Network:                 network,
-		Sessions:                sessions,
+		// One broker for the process: objects with the same identity share a credential.
+		CloudAuth:                   cloudauth.NewBroker(cloudauth.Options{Hooks: hooks}),
+		ObjectLevelWorkloadIdentity: objectLevelIdentity,
+		Client:                      mgr.GetClient(),
+		APIReader:                   mgr.GetAPIReader(),
+		AllowInsecureRegistries:     insecure,
+		UserAgent:                   userAgent,
+		Network:                     network,
+		Sessions:                    sessions,
 		// Objects naming the same image share its registry work.
 		Finder:          manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(cacheBytes.Value()), Sessions: sessions}),
 		Metrics:         m,

@@ -1,10 +1,10 @@
 package compare_test
 
 import (
-	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/imageconfig/imageconfig-operator/finders/compare"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
@@ -187,16 +187,14 @@ func TestCompare(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a, b := image(nil), image(tt.edit)
 			got := compare.Compare(a, b)
-			if !reflect.DeepEqual(got, tt.want) {
-				g, _ := json.MarshalIndent(got, "", "  ")
-				w, _ := json.MarshalIndent(tt.want, "", "  ")
-				t.Errorf("Compare =\n%s\nwant\n%s", g, w)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Compare (-want +got):\n%s", diff)
 			}
 			if s := got.Summary(); s != tt.line {
 				t.Errorf("Summary = %q\nwant      %q", s, tt.line)
 			}
-			if back := compare.Compare(b, a); !reflect.DeepEqual(back, got.Reverse()) {
-				t.Errorf("Compare(b, a) is not the reverse of Compare(a, b)")
+			if diff := cmp.Diff(got.Reverse(), compare.Compare(b, a)); diff != "" {
+				t.Errorf("Compare(b, a) is not the reverse of Compare(a, b) (-reverse +Compare(b, a)):\n%s", diff)
 			}
 		})
 	}

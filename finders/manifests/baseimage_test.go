@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"reflect"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -66,8 +67,8 @@ func TestBaseImageAndRawBytes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(res.BaseImage, tt.want) {
-				t.Errorf("BaseImage = %+v, want %+v", res.BaseImage, tt.want)
+			if diff := cmp.Diff(tt.want, res.BaseImage); diff != "" {
+				t.Errorf("BaseImage (-want +got):\n%s", diff)
 			}
 			wantManifest, _ := img.RawManifest()
 			if !bytes.Equal(res.RawManifest, wantManifest) || !bytes.Equal(res.RawIndex, wantIndex) || !bytes.Equal(res.RawConfig, rawConfig(t, img)) {

@@ -177,7 +177,7 @@ func (r *resolver) handshake(ctx context.Context, a authn.Authenticator, base ht
 		backoff = *r.opts.RetryBackoff
 	}
 	// instrumented sits under the retries, so that each try is observed.
-	var t http.RoundTripper = transport.NewRetry(&guard{inner: &instrumented{inner: base, now: time.Now}, insecure: r.opts.Insecure, network: r.opts.Network},
+	t := transport.NewRetry(&guard{inner: &instrumented{inner: base, now: time.Now}, insecure: r.opts.Insecure, network: r.opts.Network},
 		transport.WithRetryBackoff(backoff),
 		transport.WithRetryPredicate(isRetryable),
 		transport.WithRetryStatusCodes(retryStatusCodes...))

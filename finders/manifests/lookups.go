@@ -95,7 +95,7 @@ func Platforms(ctx context.Context, o Options) ([]IndexEntry, error) {
 		entries, _ := indexEntries(top.index)
 		return entries, nil
 	}
-	_, cfg, err := r.config(ctx, top.manifest.Config)
+	cfg, err := r.config(ctx, top.manifest.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func PlatformDigest(ctx context.Context, o Options) (string, error) {
 		}
 		return top.index.Manifests[i].Digest.String(), nil
 	}
-	_, cfg, err := r.config(ctx, top.manifest.Config)
+	cfg, err := r.config(ctx, top.manifest.Config)
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 )
 
@@ -43,8 +45,8 @@ func TestParseReferenceDefaultRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Registry != "127.0.0.1:5001" || o.Repository != "demo/hello" || o.Tag != "1.0" {
-		t.Errorf("got %+v", o)
+	if diff := cmp.Diff(manifests.Options{Registry: "127.0.0.1:5001", Repository: "demo/hello", Tag: "1.0"}, o); diff != "" {
+		t.Errorf("ParseReference (-want +got):\n%s", diff)
 	}
 }
 

@@ -362,16 +362,12 @@ func (r *resolver) get(ctx context.Context, kind, identifier, what string) (*htt
 }
 
 // config fetches and parses the config blob d.
-func (r *resolver) config(ctx context.Context, d v1.Descriptor) ([]byte, *v1.ConfigFile, error) {
+func (r *resolver) config(ctx context.Context, d v1.Descriptor) (*v1.ConfigFile, error) {
 	raw, err := r.fetchConfig(ctx, d)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cfg, err := r.parseConfigBlob(raw, d)
-	if err != nil {
-		return nil, nil, err
-	}
-	return raw, cfg, nil
+	return r.parseConfigBlob(raw, d)
 }
 
 // parseConfigBlob parses the config blob d.

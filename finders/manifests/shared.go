@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/imageconfig/imageconfig-operator/finders/cache"
 )
 
 // Shared resolves images for many callers, so that objects naming the same image
@@ -32,7 +33,7 @@ import (
 //
 // It is safe for concurrent use.
 type Shared struct {
-	content  *Content
+	content  *cache.Content
 	sessions *Sessions
 	now      func() time.Time
 
@@ -45,7 +46,7 @@ type Shared struct {
 // SharedOptions configure NewShared.
 type SharedOptions struct {
 	// Content caches manifests and config blobs; nil caches none.
-	Content *Content
+	Content *cache.Content
 	// Sessions keeps authenticated transports when Options.Sessions is nil; nil
 	// means a new cache that keeps them for 30 minutes, at most 1000.
 	Sessions *Sessions
@@ -80,7 +81,7 @@ func NewShared(o SharedOptions) *Shared {
 }
 
 // Content returns the content cache, for reading raw manifests and configs.
-func (s *Shared) Content() *Content { return s.content }
+func (s *Shared) Content() *cache.Content { return s.content }
 
 // Resolve resolves o as the package's Resolve does, sharing work with concurrent
 // and recent resolutions of the same key.
@@ -201,7 +202,7 @@ func (c *sharedCall) tag(ctx context.Context, havePrevious bool) (*tagAnswer, er
 			if err != nil {
 				return nil, err
 			}
-			c.s.content.put(c.contentKey(top.digest.String()), string(top.mediaType), top.raw)
+			c.s.content.Put(c.contentKey(top.digest.String()), string(top.mediaType), top.raw)
 			ans.digest, ans.top = top.digest, top
 		}
 		ans.at = c.s.now()
@@ -233,7 +234,7 @@ func (s *Shared) remember(tk string, e tagEntry) {
 }
 
 func (c *sharedCall) contentKey(digest string) string {
-	return contentKey(c.r.ref.host, c.r.ref.repo.RepositoryStr(), digest)
+	return cache.Key(c.r.ref.host, c.r.ref.repo.RepositoryStr(), digest)
 }
 
 // connect authenticates the caller's own resolver, once.
@@ -272,7 +273,7 @@ func (c *sharedCall) fetchManifest(ctx context.Context, identifier string, expec
 		if err != nil {
 			return nil, err
 		}
-		c.s.content.put(k, string(f.mediaType), f.raw)
+		c.s.content.Put(k, string(f.mediaType), f.raw)
 		return f, nil
 	})
 	if err != nil {
@@ -293,7 +294,7 @@ func (c *sharedCall) checkDeclared(f *fetched, identifier string, declared int64
 
 // cachedManifest parses the cached manifest k, or returns nil.
 func (c *sharedCall) cachedManifest(k string, digest v1.Hash) *fetched {
-	mt, raw, ok := c.s.content.get(k)
+	mt, raw, ok := c.s.content.Lookup(k)
 	if !ok {
 		return nil
 	}
@@ -313,13 +314,13 @@ func (c *sharedCall) fetchConfig(ctx context.Context, d v1.Descriptor) ([]byte, 
 		return r.fetchConfig(ctx, d) // refused before any request
 	}
 	k := c.contentKey(d.Digest.String())
-	if _, raw, ok := c.s.content.get(k); ok && int64(len(raw)) == d.Size {
+	if _, raw, ok := c.s.content.Lookup(k); ok && int64(len(raw)) == d.Size {
 		r.opts.observer().CacheLookup("content", true)
 		return raw, nil
 	}
 	r.opts.observer().CacheLookup("content", false)
 	v, err := c.s.flights.do(ctx, "config|"+c.key+"|"+k+"|"+strconv.FormatInt(d.Size, 10), r.opts.Timeout, func(ctx context.Context) (any, error) {
-		if _, raw, ok := c.s.content.get(k); ok && int64(len(raw)) == d.Size {
+		if _, raw, ok := c.s.content.Lookup(k); ok && int64(len(raw)) == d.Size {
 			return raw, nil // stored by a flight that ended after the lookup above
 		}
 		if err := c.connect(ctx); err != nil {
@@ -329,7 +330,7 @@ func (c *sharedCall) fetchConfig(ctx context.Context, d v1.Descriptor) ([]byte, 
 		if err != nil {
 			return nil, err
 		}
-		c.s.content.put(k, string(d.MediaType), raw)
+		c.s.content.Put(k, string(d.MediaType), raw)
 		return raw, nil
 	})
 	if err != nil {

@@ -1,6 +1,10 @@
 package manifests
 
-import "context"
+import (
+	"context"
+
+	"github.com/imageconfig/imageconfig-operator/finders/cache"
+)
 
 // FetchRaw returns the content sum resolved, as the package's FetchRaw does, but
 // from the content cache when the cache holds all of it: an export that needs the
@@ -28,7 +32,7 @@ func (s *Shared) FetchRaw(ctx context.Context, o Options, sum *Summary) (*RawCon
 // or nil when any of them is missing.
 func (s *Shared) cachedRaw(o Options, ref reference, sum *Summary) *RawContent {
 	get := func(digest string) []byte {
-		_, b, ok := s.content.get(contentKey(ref.host, ref.repo.RepositoryStr(), digest))
+		_, b, ok := s.content.Lookup(cache.Key(ref.host, ref.repo.RepositoryStr(), digest))
 		o.observer().CacheLookup("content", ok)
 		if !ok {
 			return nil

@@ -33,59 +33,88 @@ const (
 	MaxConfigSize = 8 << 20
 )
 
-// Options are the inputs of one resolution.
+// Options are the inputs of one resolution, grouped by concern: what to
+// resolve, how to reach the registry, credentials, what is kept between
+// resolutions, and what is observed.
 type Options struct {
+	// What to resolve.
+
 	// Registry is the registry host with an optional port, without a scheme.
 	// Empty means DefaultRegistry. "docker.io", "index.docker.io" and
 	// "registry-1.docker.io" all name Docker Hub.
 	Registry string
+
 	// Repository is the repository path. On Docker Hub, "nginx" means "library/nginx".
 	Repository string
+
 	// Tag is the tag to resolve. Empty with an empty Digest means "latest".
 	Tag string
+
 	// Digest pins the content. Tag and Digest are mutually exclusive.
 	Digest string
+
 	// Platform selects an index entry. Empty OS and Architecture mean linux/amd64.
 	Platform platforms.Platform
-	// Insecure allows plain HTTP. Without it every request must use HTTPS,
-	// including for localhost and private addresses.
-	Insecure bool
-	// Auth authenticates to the registry. Nil means Keychain, or anonymous when that is nil too.
-	Auth authn.Authenticator
-	// Keychain resolves credentials for the repository when Auth is nil.
-	Keychain authn.Keychain
-	// Credentials are tried in order when Auth and Keychain are nil; the first
-	// with credentials for the repository is used and named in Result.AuthSource.
-	Credentials auth.Sources
-	// Transport is the base HTTP transport, for TLS settings and tests.
-	// Nil means a clone of http.DefaultTransport.
-	Transport http.RoundTripper
-	// Timeout bounds the whole resolution, authentication included. Zero means one minute.
-	Timeout time.Duration
-	// UserAgent is sent with every request.
-	UserAgent string
-	// Sessions, when set, keeps authenticated transports between resolutions, so a
-	// re-check within its TTL skips the authentication handshake.
-	Sessions *Sessions
-	// RetryBackoff overrides go-containerregistry's retry backoff within one resolution
-	// (by default 3 tries, 1 s and 3 s apart). Tests use it to keep fault injection fast.
-	RetryBackoff *transport.Backoff
+
 	// Previous is the result of an earlier resolution of the same reference. When the
 	// tag still points to Previous.Digest, a single HEAD request confirms it and
 	// Previous is returned without any GET.
 	Previous *Result
+
+	// How to reach the registry.
+
+	// Insecure allows plain HTTP. Without it every request must use HTTPS,
+	// including for localhost and private addresses.
+	Insecure bool
+
+	// Transport is the base HTTP transport, for TLS settings and tests.
+	// Nil means a clone of http.DefaultTransport.
+	Transport http.RoundTripper
+
 	// Network, when set, says where requests may go: the registry, redirect targets
 	// and token realms must match its host list, and no connection is dialled to
 	// its denied networks. Nil allows everything. It is the manager's
 	// --allowed-registries and --denied-networks.
 	Network *netpolicy.Policy
-	// Observer is told about requests, rate limits and cache lookups, for metrics.
-	// Nil means nothing is observed.
-	Observer Observer
+
+	// Timeout bounds the whole resolution, authentication included. Zero means one minute.
+	Timeout time.Duration
+
+	// RetryBackoff overrides go-containerregistry's retry backoff within one resolution
+	// (by default 3 tries, 1 s and 3 s apart). Tests use it to keep fault injection fast.
+	RetryBackoff *transport.Backoff
+
+	// UserAgent is sent with every request.
+	UserAgent string
+
+	// Credentials, tried in this order.
+
+	// Auth authenticates to the registry. Nil means Keychain, or anonymous when that is nil too.
+	Auth authn.Authenticator
+
+	// Keychain resolves credentials for the repository when Auth is nil.
+	Keychain authn.Keychain
+
+	// Credentials are tried in order when Auth and Keychain are nil; the first
+	// with credentials for the repository is used and named in Result.AuthSource.
+	Credentials auth.Sources
+
+	// What is kept between resolutions.
+
+	// Sessions, when set, keeps authenticated transports between resolutions, so a
+	// re-check within its TTL skips the authentication handshake.
+	Sessions *Sessions
+
 	// HeadWindow is used by Shared: for how long the registry's answer for the tag
 	// (its digest), got by any resolution with the same registry, repository,
 	// credentials and transport, is reused without asking again. Zero always asks.
 	HeadWindow time.Duration
+
+	// What is observed.
+
+	// Observer is told about requests, rate limits and cache lookups, for metrics.
+	// Nil means nothing is observed.
+	Observer Observer
 }
 
 // Result is the outcome of a resolution.

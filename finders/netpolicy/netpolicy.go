@@ -211,7 +211,7 @@ func (p *Policy) Transport(base http.RoundTripper) (http.RoundTripper, error) {
 	if !ok {
 		return nil, fmt.Errorf("netpolicy: cannot enforce %s on a %T; give an *http.Transport", DeniedNetworksFlag, base)
 	}
-	if t.DialTLSContext != nil || t.DialTLS != nil {
+	if t.DialTLSContext != nil || t.DialTLS != nil { //nolint:staticcheck // SA1019: a caller may still set the deprecated DialTLS; it must be refused too
 		return nil, errors.New("netpolicy: cannot enforce " + DeniedNetworksFlag + " on a transport with its own TLS dialler")
 	}
 	key := weak.Make(t)

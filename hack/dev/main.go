@@ -126,10 +126,10 @@ Press Ctrl-C to stop everything.
 	fmt.Println("\nStopping the manager...")
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-done:
+	case _ = <-done:
 	case <-time.After(15 * time.Second):
 		_ = cmd.Process.Kill()
-		<-done
+		_ = <-done
 	}
 	return nil
 }

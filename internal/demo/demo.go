@@ -3,6 +3,7 @@
 // whose config has a realistic env, cmd, labels and layer history, and its next
 // release demo/hello:1.1, which differs in its top (app config) layer and in one
 // env var, HELLO_VERSION, so that `imageconfig diff` has something to show.
+// It also holds demo/files:1.0 (FilesImage), for `imageconfig files`.
 package demo
 
 import (
@@ -188,7 +189,7 @@ func start(ctx context.Context, addr, username, password string) (*Registry, err
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	var handler http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	handler := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	if username != "" {
 		inner := handler
 		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -227,7 +228,27 @@ func start(ctx context.Context, addr, username, password string) (*Registry, err
 			return nil, fmt.Errorf("pushing the demo image: %w", err)
 		}
 	}
+	if err := pushFiles(ctx, r.Addr, auth); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
 	return r, nil
+}
+
+// pushFiles pushes FilesImage as FilesRepository:Tag.
+func pushFiles(ctx context.Context, addr string, auth authn.Authenticator) error {
+	img, err := FilesImage()
+	if err != nil {
+		return fmt.Errorf("building the demo files image: %w", err)
+	}
+	tag, err := name.NewTag(addr+"/"+FilesRepository+":"+Tag, name.Insecure)
+	if err != nil {
+		return err
+	}
+	if err := remote.Write(tag, img, remote.WithContext(ctx), remote.WithAuth(auth)); err != nil {
+		return fmt.Errorf("pushing the demo files image: %w", err)
+	}
+	return nil
 }
 
 // Close stops the registry.

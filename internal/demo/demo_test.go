@@ -10,7 +10,7 @@ import (
 	"github.com/imageconfig/imageconfig-operator/internal/demo"
 )
 
-// TestNextTag checks what the README and make dev promise: 1.1 differs from 1.0
+// TestNextTag checks what docs/cli.md and make dev promise: 1.1 differs from 1.0
 // in its top layer and in HELLO_VERSION, and in nothing else but the digests.
 func TestNextTag(t *testing.T) {
 	ctx := context.Background()

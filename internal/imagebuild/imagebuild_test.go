@@ -105,7 +105,7 @@ func TestIndex(t *testing.T) {
 				t.Errorf("%s: label %s = %q, want %q", d.Platform, k, cf.Config.Labels[k], want)
 			}
 		}
-		if !cf.Created.Time.Equal(testMeta.Created) {
+		if !cf.Created.Equal(testMeta.Created) {
 			t.Errorf("%s: created %s, want %s", d.Platform, cf.Created, testMeta.Created)
 		}
 		layers, _ := img.Layers()
@@ -113,7 +113,7 @@ func TestIndex(t *testing.T) {
 			t.Fatalf("%s: %d layers and %d history entries, want 2 and 4", d.Platform, len(layers), len(cf.History))
 		}
 		for _, h := range cf.History {
-			if !h.Created.Time.Equal(testMeta.Created) {
+			if !h.Created.Equal(testMeta.Created) {
 				t.Errorf("%s: history %q dated %s", d.Platform, h.CreatedBy, h.Created)
 			}
 		}

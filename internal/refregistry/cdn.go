@@ -18,7 +18,7 @@ import (
 func StartCDN(t testing.TB, r *Registry) (url string, log *RequestLog) {
 	t.Helper()
 	log = &RequestLog{}
-	srv := httptest.NewUnstartedServer(log.handler("", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	srv := httptest.NewUnstartedServer(record(log, "", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.serveCDN(w, req)
 	})))
 	srv.Config.ErrorLog = discardLogger

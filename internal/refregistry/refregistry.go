@@ -73,7 +73,10 @@ func (m Mode) String() string {
 
 // AdminUser and AdminPassword are the credentials always accepted by the
 // htpasswd file and the token issuer; the admin may push and pull anywhere.
-const AdminUser, AdminPassword = "admin", "admin-secret-pw"
+const AdminUser = "admin"
+
+// AdminPassword is AdminUser's password.
+const AdminPassword = "admin-secret-pw"
 
 // tokenService is the token service name (the "service" challenge parameter and
 // the token audience) in TokenAuth mode.
@@ -208,7 +211,7 @@ func Start(t testing.TB, opts Options) *Registry {
 	app := handlers.NewApp(ctx, cfg)
 	r.app = app
 
-	srv := httptest.NewUnstartedServer(r.log.handler(r.marker, http.HandlerFunc(r.serveRegistry)))
+	srv := httptest.NewUnstartedServer(record(r.log, r.marker, http.HandlerFunc(r.serveRegistry)))
 	srv.Config.ErrorLog = discardLogger
 	if useTLS {
 		srv.TLS = r.pki.serverConfig(opts.RequireClientCert)

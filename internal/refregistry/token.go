@@ -67,7 +67,7 @@ func startIssuer(t testing.TB, r *Registry, dir string) *tokenIssuer {
 	}
 	is := &tokenIssuer{bundlePath: bundle, users: r.users, signer: signer}
 
-	srv := httptest.NewUnstartedServer(r.log.handler(r.marker, http.HandlerFunc(is.serveToken)))
+	srv := httptest.NewUnstartedServer(record(r.log, r.marker, http.HandlerFunc(is.serveToken)))
 	srv.Config.ErrorLog = discardLogger
 	scheme := "http"
 	if r.tls {

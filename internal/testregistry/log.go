@@ -1,6 +1,8 @@
 package testregistry
 
 import (
+	"cmp"
+	"fmt"
 	"net/http"
 	"path"
 	"strings"
@@ -11,16 +13,31 @@ import (
 type Request struct {
 	// Method is the HTTP method.
 	Method string
+	// Host is the Host header the client sent; set by Record.
+	Host string
 	// Path is the URL path, e.g. "/v2/library/app/manifests/v1" or "/token".
 	Path string
 	// Query is the raw query string (without "?"), e.g. the token scope.
 	Query string
 	// HasAuth reports whether the request carried an Authorization header.
 	HasAuth bool
+	// Status is the response's status code; set by Record.
+	Status int
 }
 
-// RequestLog records the requests a Registry receives, in arrival order. It
-// is safe for concurrent use. Fixture pushes are not recorded.
+// String formats the request as "GET /v2/", or, when Record logged it, as
+// "GET 127.0.0.1:1234/v2/ -> 401 auth=false".
+func (r Request) String() string {
+	if r.Status == 0 {
+		return r.Method + " " + r.Path
+	}
+	return fmt.Sprintf("%s %s%s -> %d auth=%t", r.Method, r.Host, r.Path, r.Status, r.HasAuth)
+}
+
+// RequestLog records requests: a Registry's in arrival order, and those of any
+// handler wrapped by Record in the order their responses completed (the
+// reference registry, its token issuer and CDN use it). It is safe for
+// concurrent use. Fixture pushes are not recorded.
 type RequestLog struct {
 	mu   sync.Mutex
 	reqs []Request
@@ -71,6 +88,14 @@ func (l *RequestLog) countFunc(f func(Request) bool) int {
 	return n
 }
 
+// CountPrefix returns how many logged requests have the given method (""
+// matches any) and a Path that starts with prefix.
+func (l *RequestLog) CountPrefix(method, prefix string) int {
+	return l.countFunc(func(r Request) bool {
+		return (method == "" || r.Method == method) && strings.HasPrefix(r.Path, prefix)
+	})
+}
+
 // Pings returns the number of GET requests to exactly "/v2/".
 func (l *RequestLog) Pings() int {
 	return l.countFunc(func(r Request) bool {
@@ -111,17 +136,55 @@ func (l *RequestLog) countKind(method, kind string) int {
 	})
 }
 
-// String returns one "METHOD PATH" line per logged request, for failure
+// String returns one line per logged request (Request.String), for failure
 // messages.
 func (l *RequestLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var b strings.Builder
-	for _, r := range l.reqs {
-		b.WriteString(r.Method)
-		b.WriteByte(' ')
-		b.WriteString(r.Path)
+	for _, r := range l.Requests() {
+		b.WriteString(r.String())
 		b.WriteByte('\n')
 	}
 	return b.String()
 }
+
+// Record logs every request to h when its response is complete, with its host
+// and status, except those for which skip (when not nil) is true.
+func (l *RequestLog) Record(h http.Handler, skip func(*http.Request) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if skip != nil && skip(req) {
+			h.ServeHTTP(w, req)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			l.add(Request{
+				Method: req.Method, Host: req.Host, Path: req.URL.Path, Query: req.URL.RawQuery,
+				HasAuth: req.Header.Get("Authorization") != "", Status: cmp.Or(sw.status, http.StatusOK),
+			})
+		}()
+		h.ServeHTTP(sw, req)
+	})
+}
+
+// statusWriter remembers the status code written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush forwards to the underlying writer when it can flush.
+func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }

@@ -278,7 +278,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	_, _ = w.Write(body)
 }
 
 // serveOverride answers GET/HEAD for manifests stored by PushRaw that the
@@ -303,7 +303,7 @@ func (r *Registry) serveOverride(w http.ResponseWriter, req *http.Request) bool 
 	w.Header().Set("Content-Length", fmt.Sprint(len(m.body)))
 	w.WriteHeader(http.StatusOK)
 	if req.Method == http.MethodGet {
-		w.Write(m.body)
+		_, _ = w.Write(m.body)
 	}
 	return true
 }
@@ -318,7 +318,7 @@ func WriteError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(status)
-	w.Write(body)
+	_, _ = w.Write(body)
 }
 
 // RepoFromPath returns the repository name of a /v2/<name>/manifests/<ref>,

@@ -129,15 +129,15 @@ func TestMultiArchTokenFlowIndex(t *testing.T) {
 		t.Errorf("Count(GET, /v2/*/manifests/*) = %d, want 0 ('*' must not cross '/')", got)
 	}
 	for _, req := range log.Requests() {
-		switch {
-		case req.Path == "/token":
+		switch req.Path {
+		case "/token":
 			if !strings.Contains(req.Query, "scope=repository%3Alibrary%2Fapp%3Apull") {
 				t.Errorf("token query = %q, want the pull scope", req.Query)
 			}
 			if req.HasAuth {
 				t.Errorf("anonymous token request has auth")
 			}
-		case req.Path == "/v2/":
+		case "/v2/":
 			if req.HasAuth {
 				t.Errorf("ping has auth")
 			}

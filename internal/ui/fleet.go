@@ -245,8 +245,9 @@ type heading struct {
 	Heading, Link, Arrow string
 }
 
-func buildFleet(items []Item, v url.Values) fleetPage {
-	q := parseFleetQuery(v)
+// fleetRows makes one row per item, and counts the objects that resolved to
+// each (digest, manifest) pair.
+func fleetRows(items []Item) ([]row, map[string]int) {
 	all := make([]row, 0, len(items))
 	shared := map[string]int{}
 	for i := range items {
@@ -270,6 +271,12 @@ func buildFleet(items []Item, v url.Values) fleetPage {
 		}
 		all = append(all, r)
 	}
+	return all, shared
+}
+
+func buildFleet(items []Item, v url.Values) fleetPage {
+	q := parseFleetQuery(v)
+	all, shared := fleetRows(items)
 
 	p := fleetPage{Query: q, Total: len(all), States: []string{stateReady, stateStalled, stateRetrying, stateUnknown}}
 	namespaces, reasons := map[string]bool{}, map[string]bool{}

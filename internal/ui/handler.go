@@ -32,6 +32,7 @@ type Handler struct {
 	fleet    *template.Template
 	image    *template.Template
 	errPage  *template.Template
+	files    *template.Template
 	mux      *http.ServeMux
 }
 
@@ -72,10 +73,14 @@ func New(opts Options) (http.Handler, error) {
 	if h.errPage, err = parse("error.html"); err != nil {
 		return nil, err
 	}
+	if h.files, err = parse("files.html"); err != nil {
+		return nil, err
+	}
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("GET /{$}", h.serveFleet)
 	h.mux.HandleFunc("GET /namespaces/{namespace}/imageconfigs/{name}", h.serveObject)
 	h.mux.HandleFunc("GET /image", h.serveResolve)
+	h.mux.HandleFunc("GET /files", h.serveFiles)
 	h.mux.HandleFunc("GET /static/style.css", serveStylesheet)
 	h.mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, "There is no page "+r.URL.Path+".")

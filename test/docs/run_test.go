@@ -237,4 +237,3 @@ func helpOf(t *testing.T, dir string, args ...string) string {
 	}
 	return string(out)
 }
-

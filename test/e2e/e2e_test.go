@@ -123,7 +123,7 @@ subjects:
 	defer func() {
 		_ = mgr.Process.Signal(os.Interrupt)
 		select {
-		case <-exited:
+		case _ = <-exited:
 		case <-time.After(15 * time.Second):
 			_ = mgr.Process.Kill()
 			t.Errorf("the manager did not stop within 15s of SIGINT")

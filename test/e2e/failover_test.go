@@ -142,7 +142,7 @@ func TestLeaderFailover(t *testing.T) {
 			mu.Lock()
 			for _, o := range list.Items {
 				d := o.Status.Digest
-				if prev := seen[o.Name]; prev != "" && d != prev && !(o.Name == "a" && d == moved) {
+				if prev := seen[o.Name]; prev != "" && d != prev && (o.Name != "a" || d != moved) {
 					regressions = append(regressions, fmt.Sprintf("%s: %s -> %q", o.Name, prev, d))
 				}
 				if d != "" {

@@ -218,7 +218,7 @@ func TestInstallManifests(t *testing.T) {
 		return docs(t, []byte(mustOutput(t, filepath.Join(testenv.RepoRoot(), "bin", "helm"), args...)))
 	}
 	t.Run("chart", func(t *testing.T) {
-		// Helm leaves the namespace to the user; the README creates it with these labels.
+		// Helm leaves the namespace to the user; docs/install.md creates it with these labels.
 		k.must("", "create", "namespace", "imageconfig-chart")
 		k.must("", "label", "namespace", "imageconfig-chart", "pod-security.kubernetes.io/enforce=restricted")
 		objs := helm(t, "imageconfig-chart", "manager.image.repository=registry.example.com/imageconfig-operator", "manager.image.tag=v0.1.0")

@@ -71,9 +71,9 @@ func (c registryCounts) total() int { return c.gets + c.blobGets + c.heads + c.p
 func count(reg *refregistry.Registry, tokensBefore int) registryCounts {
 	log := reg.Log()
 	return registryCounts{
-		gets:     log.Count("GET", "/v2/public/fleet/manifests/"),
-		blobGets: log.Count("GET", "/v2/public/fleet/blobs/"),
-		heads:    log.Count("HEAD", "/v2/public/fleet/manifests/"),
+		gets:     log.CountPrefix("GET", "/v2/public/fleet/manifests/"),
+		blobGets: log.CountPrefix("GET", "/v2/public/fleet/blobs/"),
+		heads:    log.CountPrefix("HEAD", "/v2/public/fleet/manifests/"),
 		pings:    countExact(log, "GET", "/v2/"),
 		tokens:   len(reg.Tokens()) - tokensBefore,
 	}

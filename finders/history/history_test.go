@@ -1,4 +1,4 @@
-package manifests_test
+package history_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/history"
 )
 
 func TestDockerfileLine(t *testing.T) {
@@ -24,7 +24,7 @@ func TestDockerfileLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := manifests.DockerfileLine(tt.createdBy, tt.comment); got != tt.want {
+			if got := history.DockerfileLine(tt.createdBy, tt.comment); got != tt.want {
 				t.Errorf("DockerfileLine(%q, %q) = %q, want %q", tt.createdBy, tt.comment, got, tt.want)
 			}
 		})
@@ -39,11 +39,11 @@ func TestHistory(t *testing.T) {
 		}
 		return b
 	}
-	layers := []manifests.Layer{{Digest: "sha256:a", DiffID: "sha256:da", Size: 100}, {Digest: "sha256:b", DiffID: "sha256:db", Size: 20}}
+	layers := []history.Layer{{Digest: "sha256:a", DiffID: "sha256:da", Size: 100}, {Digest: "sha256:b", DiffID: "sha256:db", Size: 20}}
 	tests := []struct {
 		name   string
 		config []byte
-		want   []manifests.Step
+		want   []history.Step
 	}{
 		{
 			name: "empty-layer steps are kept and do not advance the layer index",
@@ -53,7 +53,7 @@ func TestHistory(t *testing.T) {
 				v1.History{CreatedBy: "/bin/sh -c make"},
 				v1.History{CreatedBy: `/bin/sh -c #(nop)  CMD ["app"]`, EmptyLayer: true},
 			),
-			want: []manifests.Step{
+			want: []history.Step{
 				{Layer: 0, Size: 100, DiffID: "sha256:da", Digest: "sha256:a", CreatedBy: "/bin/sh -c #(nop) ADD file:x in / ", Instruction: "ADD file:x in /"},
 				{Layer: -1, EmptyLayer: true, CreatedBy: "/bin/sh -c #(nop)  ENV A=1", Instruction: "ENV A=1"},
 				{Layer: 1, Size: 20, DiffID: "sha256:db", Digest: "sha256:b", CreatedBy: "/bin/sh -c make", Instruction: "RUN make"},
@@ -63,7 +63,7 @@ func TestHistory(t *testing.T) {
 		{
 			name:   "history that does not pair lists the layers alone",
 			config: cfg(v1.History{CreatedBy: "RUN one"}),
-			want: []manifests.Step{
+			want: []history.Step{
 				{Layer: 0, Size: 100, DiffID: "sha256:da", Digest: "sha256:a"},
 				{Layer: 1, Size: 20, DiffID: "sha256:db", Digest: "sha256:b"},
 			},
@@ -71,7 +71,7 @@ func TestHistory(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := manifests.History(tt.config, layers)
+			got, err := history.History(tt.config, layers)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +82,7 @@ func TestHistory(t *testing.T) {
 			}
 		})
 	}
-	if _, err := manifests.History([]byte("{"), layers); err == nil {
+	if _, err := history.History([]byte("{"), layers); err == nil {
 		t.Error("History of a truncated config: no error")
 	}
 }

@@ -1,4 +1,4 @@
-package controllers
+package imagestatus
 
 import (
 	"encoding/json"
@@ -9,53 +9,37 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 )
 
-// Bounds that keep an ImageConfig well under etcd's 1.5 MiB object limit, whatever
-// image it points at. The list bounds are also the CRD's MaxItems and MaxProperties.
-const (
-	maxPlatforms    = 128
-	maxLayers       = 256
-	maxEnv          = 256
-	maxEntrypoint   = 64
-	maxCmd          = 256
-	maxPorts        = 128
-	maxVolumes      = 128
-	maxLabels       = 256
-	maxStatusBytes  = 1 << 20
-	maxStringLength = 4096
-	minStringLength = 64
-)
-
-// fitStatus shortens what does not fit: lists beyond their bound, then, while the
-// status is over maxStatusBytes, every long string to half the length before. It
-// returns what it did, for status.truncated, or "".
-func fitStatus(st *imagesv1alpha1.ImageConfigStatus) string {
+// Fit shortens what does not fit: lists beyond their bound (api/v1alpha1/limits.go), then, while the
+// status is over MaxStatusBytes as JSON, every long string to half the length
+// before. It returns what it did, for status.truncated, or "".
+func Fit(st *imagesv1alpha1.ImageConfigStatus) string {
 	var notes []string
-	st.Platforms = capList(st.Platforms, maxPlatforms, "platforms", &notes)
-	st.Layers = capList(st.Layers, maxLayers, "layers", &notes)
+	st.Platforms = capList(st.Platforms, imagesv1alpha1.MaxPlatforms, "platforms", &notes)
+	st.Layers = capList(st.Layers, imagesv1alpha1.MaxLayers, "layers", &notes)
 	if c := st.Config; c != nil {
-		c.Env = capList(c.Env, maxEnv, "config.env", &notes)
-		c.Entrypoint = capList(c.Entrypoint, maxEntrypoint, "config.entrypoint", &notes)
-		c.Cmd = capList(c.Cmd, maxCmd, "config.cmd", &notes)
-		c.ExposedPorts = capList(c.ExposedPorts, maxPorts, "config.exposedPorts", &notes)
-		c.Volumes = capList(c.Volumes, maxVolumes, "config.volumes", &notes)
-		if len(c.Labels) > maxLabels {
+		c.Env = capList(c.Env, imagesv1alpha1.MaxEnv, "config.env", &notes)
+		c.Entrypoint = capList(c.Entrypoint, imagesv1alpha1.MaxEntrypoint, "config.entrypoint", &notes)
+		c.Cmd = capList(c.Cmd, imagesv1alpha1.MaxCmd, "config.cmd", &notes)
+		c.ExposedPorts = capList(c.ExposedPorts, imagesv1alpha1.MaxPorts, "config.exposedPorts", &notes)
+		c.Volumes = capList(c.Volumes, imagesv1alpha1.MaxVolumes, "config.volumes", &notes)
+		if len(c.Labels) > imagesv1alpha1.MaxLabels {
 			keys := make([]string, 0, len(c.Labels))
 			for k := range c.Labels {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
-			for _, k := range keys[maxLabels:] {
+			for _, k := range keys[imagesv1alpha1.MaxLabels:] {
 				delete(c.Labels, k)
 			}
-			notes = append(notes, fmt.Sprintf("config.labels: kept the first %d of %d, by name", maxLabels, len(keys)))
+			notes = append(notes, fmt.Sprintf("config.labels: kept the first %d of %d, by name", imagesv1alpha1.MaxLabels, len(keys)))
 		}
 	}
-	for limit := maxStringLength; limit >= minStringLength; limit /= 2 {
+	for limit := imagesv1alpha1.MaxStringLength; limit >= imagesv1alpha1.MinStringLength; limit /= 2 {
 		shortened := shortenStrings(st, limit)
 		if shortened > 0 {
 			notes = append(notes, fmt.Sprintf("%d values were cut to %d bytes", shortened, limit))
 		}
-		if b, err := json.Marshal(st); err != nil || len(b) <= maxStatusBytes {
+		if b, err := json.Marshal(st); err != nil || len(b) <= imagesv1alpha1.MaxStatusBytes {
 			break
 		}
 	}

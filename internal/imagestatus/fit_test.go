@@ -1,4 +1,4 @@
-package controllers
+package imagestatus
 
 import (
 	"encoding/json"
@@ -36,7 +36,7 @@ func TestFitStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := json.Marshal(tt.status)
-			note := fitStatus(tt.status)
+			note := Fit(tt.status)
 			after, _ := json.Marshal(tt.status)
 			if tt.wantNotes == nil {
 				if note != "" || string(before) != string(after) {
@@ -49,8 +49,8 @@ func TestFitStatus(t *testing.T) {
 					t.Errorf("note %q lacks %q", note, w)
 				}
 			}
-			if len(after) > maxStatusBytes {
-				t.Errorf("status is %d bytes, over %d", len(after), maxStatusBytes)
+			if len(after) > imagesv1alpha1.MaxStatusBytes {
+				t.Errorf("status is %d bytes, over %d", len(after), imagesv1alpha1.MaxStatusBytes)
 			}
 			if !utf8.Valid(after) {
 				t.Errorf("cutting split a character")

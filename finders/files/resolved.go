@@ -1,0 +1,68 @@
+package files
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+)
+
+// ConnectResolved connects to the repository of a resolution, with the
+// credentials, transport and network policy it used (o), so that the layers of
+// res can be indexed. It is the one place this package reads manifests.Options.
+func ConnectResolved(ctx context.Context, o manifests.Options, res *manifests.Result) (*Registry, error) {
+	var opts []name.Option
+	if o.Insecure {
+		opts = append(opts, name.Insecure)
+	}
+	ref, err := name.ParseReference(res.ImageRef, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("image reference %q: %w", res.ImageRef, err)
+	}
+	repo := ref.Context()
+	a := o.Auth
+	switch {
+	case a != nil:
+	case o.Keychain != nil:
+		if a, err = authn.Resolve(ctx, o.Keychain, repo); err != nil {
+			return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
+		}
+	case len(o.Credentials) > 0:
+		if a, _, err = o.Credentials.Resolve(repo); err != nil {
+			return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
+		}
+	}
+	return NewRegistry(ctx, RegistryOptions{
+		Repository:   repo.Name(),
+		Insecure:     o.Insecure,
+		Auth:         a,
+		Transport:    o.Transport,
+		UserAgent:    o.UserAgent,
+		Network:      o.Network,
+		RetryBackoff: o.RetryBackoff,
+	})
+}
+
+// IndexResolved indexes every layer of a fresh resolution (one that carries
+// its raw manifest and config) and merges them.
+func (ix *Indexer) IndexResolved(ctx context.Context, o manifests.Options, res *manifests.Result) (*View, error) {
+	if res.RawManifest == nil || res.RawConfig == nil {
+		return nil, fmt.Errorf("%s: the resolution carries no manifest and config to index", res.ImageRef)
+	}
+	descs, err := Descriptors(res.RawManifest, res.RawConfig)
+	if err != nil {
+		return nil, err
+	}
+	src, err := ConnectResolved(ctx, o, res)
+	if err != nil {
+		return nil, err
+	}
+	layers, err := ix.Layers(ctx, src, descs)
+	if err != nil {
+		return nil, err
+	}
+	return Merge(layers), nil
+}
