@@ -261,7 +261,7 @@ func TestExportRetryDue(t *testing.T) {
 				condition(imagesv1alpha1.ReadyCondition, metav1.ConditionTrue, imagesv1alpha1.ResolvedReason, "ok", 0),
 				condition(imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, tt.reason, "failed", 0),
 			}
-			if got := untilDue(o, now) == 0; got != tt.due {
+			if got := newSchedule().untilDue(o, now) == 0; got != tt.due {
 				t.Errorf("due = %v, want %v", got, tt.due)
 			}
 		})

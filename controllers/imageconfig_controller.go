@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -64,6 +65,11 @@ type ImageConfigReconciler struct {
 	Sessions *manifests.Sessions
 	// Metrics counts registry requests, resolutions and cache lookups; nil disables them.
 	Metrics *Metrics
+	// StatusHeartbeat is how old status.lastCheckedTime may grow while nothing
+	// else in the status changes (at least 10 intervals; see heartbeatOf): an
+	// unchanged re-check writes nothing until then. Zero means
+	// DefaultStatusHeartbeat; a negative value writes it on every check.
+	StatusHeartbeat time.Duration
 	// CloudAuth exchanges workload identities for cloud registry credentials
 	// (spec.provider) and caches them; a process-wide default when nil.
 	CloudAuth *cloudauth.Broker
@@ -72,6 +78,9 @@ type ImageConfigReconciler struct {
 	ObjectLevelWorkloadIdentity bool
 
 	limiter *intervalLimiter
+	// schedule holds the re-check times, in memory.
+	schedule     *schedule
+	scheduleOnce sync.Once
 	// credentialFailures counts consecutive credential failures per object, for their backoff.
 	credentialFailures sync.Map // types.NamespacedName -> int
 	// tlsTransports keeps the transport built from each certSecretRef Secret, by its
@@ -99,6 +108,7 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		if client.IgnoreNotFound(err) == nil {
 			r.limiter.remove(req)
 			r.credentialFailures.Delete(req.NamespacedName)
+			r.sched().forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -106,6 +116,10 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	base := obj.DeepCopy()
 	defer func() {
+		if err := settleLastChecked(base, obj, r.now(), r.heartbeat()); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+			return
+		}
 		if err := r.patchStatus(ctx, base, obj); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 			return
@@ -135,9 +149,9 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	}
 
 	now := r.now()
-	if wait := untilDue(obj, now); wait > 0 {
+	if wait := r.sched().untilDue(obj, now); wait > 0 {
 		log.V(1).Info("Not due for a re-check", "after", wait)
-		return ctrl.Result{RequeueAfter: wait}, nil
+		return ctrl.Result{RequeueAfter: wait, Priority: ptr.To(recheckPriority)}, nil
 	}
 
 	requestedAt := obj.GetAnnotations()[imagesv1alpha1.ReconcileRequestAnnotation]
@@ -169,6 +183,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	obj.Status.LastHandledReconcileAt = requestedAt
 	applyRateLimit(&obj.Status, rateLimitOf(res, err), now)
 	if err != nil {
+		r.sched().attempted(obj, now)
 		return r.failed(ctx, obj, err)
 	}
 	r.credentialFailures.Delete(client.ObjectKeyFromObject(obj))
@@ -191,7 +206,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	if err := r.export(ctx, obj, res, opts); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: recheckInterval(obj) - now.Sub(checked)}, nil
+	return ctrl.Result{RequeueAfter: r.sched().checked(obj, checked, now), Priority: ptr.To(recheckPriority)}, nil
 }
 
 // failed maps a finder error to conditions and to how the object is retried:
@@ -256,33 +271,18 @@ func (r *ImageConfigReconciler) credentialDelay(key types.NamespacedName, interv
 	return min(d, credentialMaxDelay, interval)
 }
 
-// untilDue returns how long until obj needs the registry again; zero means now.
-// A new generation, a new requested-at annotation, or a status that is not Ready
-// is due at once; otherwise a check is due an interval after the last one. This
-// keeps a manager restart from re-checking every object at once.
-func untilDue(obj *imagesv1alpha1.ImageConfig, now time.Time) time.Duration {
-	st := &obj.Status
-	switch {
-	case obj.Generation != st.ObservedGeneration,
-		obj.GetAnnotations()[imagesv1alpha1.ReconcileRequestAnnotation] != st.LastHandledReconcileAt,
-		!apimeta.IsStatusConditionTrue(st.Conditions, imagesv1alpha1.ReadyCondition),
-		st.LastCheckedTime == nil,
-		exportRetryDue(obj):
-		return 0
+// statusChanged reports whether obj differs from base, as a merge patch sees it.
+func statusChanged(base, obj *imagesv1alpha1.ImageConfig) (bool, error) {
+	data, err := client.MergeFrom(base).Data(obj)
+	if err != nil {
+		return false, fmt.Errorf("computing the status patch: %w", err)
 	}
-	if wait := st.LastCheckedTime.Add(recheckInterval(obj)).Sub(now); wait > time.Second {
-		return wait
-	}
-	return 0
+	return string(data) != "{}", nil
 }
 
 func (r *ImageConfigReconciler) patchStatus(ctx context.Context, base, obj *imagesv1alpha1.ImageConfig) error {
-	data, err := client.MergeFrom(base).Data(obj)
-	if err != nil {
-		return fmt.Errorf("computing the status patch: %w", err)
-	}
-	if string(data) == "{}" {
-		return nil
+	if changed, err := statusChanged(base, obj); err != nil || !changed {
+		return err
 	}
 	// base is what the informer cache held, which may miss this controller's own
 	// last write. A merge patch computed from a stale base leaves out what it does
@@ -337,6 +337,18 @@ func (r *ImageConfigReconciler) reader() client.Reader {
 		return r.Client
 	}
 	return r.APIReader
+}
+
+func (r *ImageConfigReconciler) sched() *schedule {
+	r.scheduleOnce.Do(func() { r.schedule = newSchedule() })
+	return r.schedule
+}
+
+func (r *ImageConfigReconciler) heartbeat() time.Duration {
+	if r.StatusHeartbeat == 0 {
+		return DefaultStatusHeartbeat
+	}
+	return r.StatusHeartbeat
 }
 
 func (r *ImageConfigReconciler) now() time.Time {

@@ -34,10 +34,14 @@ func TestRecheckJitter(t *testing.T) {
 			t.Fatalf("recheckInterval = %s, want within [%s, %s]", got, interval, interval+interval/10)
 		}
 		// Created and checked together, the objects become due at spread times.
-		if w := untilDue(o, now); w != got {
+		s := newSchedule()
+		if w := s.checked(o, now, now); w != got {
+			t.Fatalf("wait right after the check = %s, want %s", w, got)
+		}
+		if w := s.untilDue(o, now); w != got {
 			t.Fatalf("untilDue right after the check = %s, want %s", w, got)
 		}
-		if w := untilDue(o, now.Add(got)); w != 0 {
+		if w := s.untilDue(o, now.Add(got)); w != 0 {
 			t.Fatalf("untilDue at the jittered interval = %s, want 0", w)
 		}
 		due[got/time.Second]++

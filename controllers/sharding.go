@@ -33,15 +33,18 @@ func ParseWatchSelector(s string) (labels.Selector, error) {
 
 // CacheOptions are the manager's informer cache options: managedFields are
 // stripped from every cached object (they are never read, and are a large part
-// of an object written by several managers), and, with a selector, the
-// ImageConfig informer holds only the objects it selects, so this manager
-// resolves only those.
+// of an object written by several managers); ImageConfigs are slimmed further
+// (slimImageConfig); and, with a selector, the ImageConfig informer holds only
+// the objects it selects, so this manager resolves only those.
 func CacheOptions(selector labels.Selector) cache.Options {
-	o := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	byObject := cache.ByObject{Transform: slimImageConfig}
 	if selector != nil && !selector.Empty() {
-		o.ByObject = map[client.Object]cache.ByObject{&imagesv1alpha1.ImageConfig{}: {Label: selector}}
+		byObject.Label = selector
 	}
-	return o
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject:         map[client.Object]cache.ByObject{&imagesv1alpha1.ImageConfig{}: byObject},
+	}
 }
 
 // LeaderElectionID returns base for the unsharded manager, and base with a

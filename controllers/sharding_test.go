@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -65,8 +66,15 @@ func TestShardFlags(t *testing.T) {
 			if opts.DefaultTransform == nil {
 				t.Error("managedFields are not stripped")
 			}
-			if (len(opts.ByObject) == 1) != (sel != nil) {
-				t.Errorf("ByObject = %v for selector %q", opts.ByObject, tt.selector)
+			var bo cache.ByObject
+			for _, v := range opts.ByObject {
+				bo = v
+			}
+			if len(opts.ByObject) != 1 || bo.Transform == nil {
+				t.Errorf("ByObject = %v, want the ImageConfig transform", opts.ByObject)
+			}
+			if (bo.Label != nil) != (sel != nil) {
+				t.Errorf("ByObject label = %v for selector %q", bo.Label, tt.selector)
 			}
 		})
 	}

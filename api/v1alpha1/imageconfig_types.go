@@ -289,7 +289,14 @@ type ImageConfigStatus struct {
 	// +optional
 	Truncated string `json:"truncated,omitempty"`
 
-	// lastCheckedTime is when the registry was last asked for the tag.
+	// lastCheckedTime is when the registry answered a check of the tag, as
+	// recorded in the status. It is written together with any other change of
+	// the status (a new digest, an error, a quota) and otherwise only as a
+	// heartbeat: a re-check that finds the tag unchanged writes nothing, so this
+	// time may be up to 1.5 heartbeats old (the manager's --status-heartbeat,
+	// default 1h, or 10 intervals when that is longer) while the tag is in fact
+	// re-checked every interval. The manager's metric
+	// imageconfig_oldest_check_age_seconds tells how recent the checks really are.
 	// +optional
 	LastCheckedTime *metav1.Time `json:"lastCheckedTime,omitempty"`
 

@@ -50,6 +50,7 @@ func main() {
 		retryPeriod             time.Duration
 		leaderNamespace         string
 		userAgent               string
+		statusHeartbeat         time.Duration
 		objectLevelIdentity     bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to: :8443 for HTTPS, :8080 for HTTP (with --metrics-secure=false). \"0\" disables it.")
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&leaderNamespace, "leader-elect-namespace", "", "The namespace of the leader-election lease; empty means the manager's own namespace, which only exists in a cluster.")
 	flag.BoolVar(&objectLevelIdentity, "enable-object-level-workload-identity", false, "Let ImageConfigs with spec.provider aws, gcp or azure name a ServiceAccount whose identity is used: the manager then creates tokens for ServiceAccounts (serviceaccounts/token create, granted by the object-level-workload-identity kustomize component or the chart's workloadIdentity.objectLevel). Off, such objects are not Ready, with reason ObjectLevelWorkloadIdentityDisabled.")
 	flag.StringVar(&userAgent, "user-agent", "imageconfig-operator", "The User-Agent sent to registries.")
+	flag.DurationVar(&statusHeartbeat, "status-heartbeat", controllers.DefaultStatusHeartbeat, "How old status.lastCheckedTime may grow while nothing else changes: a re-check that finds the tag unchanged writes no status until then (at least 10 intervals, plus up to 50% per object). 0 writes it on every check, one status write per object per interval.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -150,11 +152,16 @@ func main() {
 		Network:                     network,
 		Sessions:                    sessions,
 		// Objects naming the same image share its registry work.
-		Finder:  manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(cacheBytes.Value()), Sessions: sessions}),
-		Metrics: m,
+		Finder:          manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(cacheBytes.Value()), Sessions: sessions}),
+		Metrics:         m,
+		StatusHeartbeat: heartbeatOrEveryCheck(statusHeartbeat),
 	}
 	if err := r.SetupWithManager(mgr, controllers.SetupOptions{MaxConcurrentReconciles: maxConcurrent}); err != nil {
 		log.Error(err, "Unable to create the controller", "controller", "ImageConfig")
+		os.Exit(1)
+	}
+	if err := r.RegisterScheduleMetrics(metrics.Registry); err != nil {
+		log.Error(err, "Unable to register the metrics")
 		os.Exit(1)
 	}
 	if uiAddr != "0" && uiAddr != "" {
@@ -179,4 +186,13 @@ func main() {
 		log.Error(err, "Manager exited")
 		os.Exit(1)
 	}
+}
+
+// heartbeatOrEveryCheck maps --status-heartbeat to the reconciler's field, where
+// zero is the default and a negative value writes on every check.
+func heartbeatOrEveryCheck(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

@@ -313,12 +313,23 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	args := []string{"--allow-insecure-registries", "--health-probe-bind-address=" + testenv.FreeAddr(t), "--metrics-bind-address=0"}
+	args = append(args, strings.Fields(os.Getenv("MANAGER_ARGS"))...)
+
+	// The floor: the same API server taking one bare status patch per object, with
+	// the manager's client-side limits, before the manager starts. SCALE_FLOOR
+	// patches fewer objects and scales the time up to N.
+	floorN := min(envInt(t, "SCALE_FLOOR", n), n)
+	qps, burst := managerLimits(args)
+	floor := apiserverFloor(t, env.Config, env.Scheme, ns, floorN, qps, burst)
+	floorS := floor.Seconds() * float64(n) / float64(max(floorN, 1))
+	t.Logf("floor: %d bare status patches in %s (qps %g, burst %d, %d at a time)", floorN, floor.Round(time.Millisecond), qps, burst, floorWorkers)
+
 	reg.Log().Reset()
 	tokens0 = len(reg.Tokens())
 	writes0 := w.writes.Load()
+	apiWrites0, apiRefused0 := statusWrites(t, env.Config)
 	cpuAPI0, cpuEtcd0 := cpuSeconds(apiserverPID), cpuSeconds(etcdPID)
-	args := []string{"--allow-insecure-registries", "--health-probe-bind-address=" + testenv.FreeAddr(t), "--metrics-bind-address=0"}
-	args = append(args, strings.Fields(os.Getenv("MANAGER_ARGS"))...)
 	mgr := exec.Command(managerBin, args...)
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	logFile, err := os.Create(filepath.Join(testenv.RepoRoot(), "bin", "bench-scale-manager.log"))
@@ -347,36 +358,63 @@ func TestScale(t *testing.T) {
 		go profile(t, args, prof)
 	}
 
-	deadline := time.Now().Add(10 * time.Minute)
+	wait := max(10*time.Minute, 5*floor*time.Duration(n)/time.Duration(max(floorN, 1)))
+	deadline := time.Now().Add(wait)
+	lastLog := time.Now()
 	for w.readyCount() < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d Ready after 10 minutes", w.readyCount(), n)
+			t.Fatalf("only %d of %d Ready after %s", w.readyCount(), n, wait)
+		}
+		if time.Since(lastLog) > 30*time.Second {
+			// Progress, so that a run cut short still says what it reached.
+			lastLog = time.Now()
+			writes, _ := statusWrites(t, env.Config)
+			t.Logf("after %s: %d of %d Ready, %d status writes, manager peak RSS %.0f MiB, load %s",
+				time.Since(mgrStart).Round(time.Second), w.readyCount(), n, writes-apiWrites0, peakRSS(pid), uptime())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	readyAfter := time.Since(mgrStart)
 	first := count(reg, tokens0)
 	firstWrites := float64(w.writes.Load()-writes0) / float64(n)
+	apiWrites1, apiRefused1 := statusWrites(t, env.Config)
+	firstStatusWrites, firstRefused := apiWrites1-apiWrites0, apiRefused1-apiRefused0
 	cpuMgrFirst := cpuSeconds(pid)
 	cpuAPIFirst, cpuEtcdFirst := cpuSeconds(apiserverPID)-cpuAPI0, cpuSeconds(etcdPID)-cpuEtcd0
 
 	steadyPart := "steady=skipped"
+	steadyWrites, steadyHeads, steadyGets := -1.0, -1.0, -1
 	if steady {
+		intervals := max(envInt(t, "SCALE_STEADY_INTERVALS", 2), 1)
 		reg.Log().Reset()
 		tokens1, writes1 := len(reg.Tokens()), w.writes.Load()
-		time.Sleep(2 * interval)
+		api1, _ := statusWrites(t, env.Config)
+		for i := range intervals {
+			time.Sleep(interval)
+			s, writes := count(reg, tokens1), w.writes.Load()-writes1
+			t.Logf("steady interval %d: %d HEADs, %d GETs, %d status writes (watched), manager peak RSS %.0f MiB, load %s",
+				i+1, s.heads, s.gets+s.blobGets, writes, peakRSS(pid), uptime())
+		}
 		s := count(reg, tokens1)
-		steadyPart = fmt.Sprintf("steady(2x%s): HEAD=%d GET=%d (%.2f HEADs/tag/interval) writes/object=%.2f",
-			interval, s.heads, s.gets+s.blobGets, float64(s.heads)/float64(2*m), float64(w.writes.Load()-writes1)/float64(n))
+		api2, _ := statusWrites(t, env.Config)
+		steadyWrites = float64(api2-api1) / float64(n*intervals)
+		steadyHeads = float64(s.heads) / float64(m*intervals)
+		steadyGets = s.gets + s.blobGets
+		steadyPart = fmt.Sprintf("steady(%dx%s): HEAD=%d GET=%d (%.2f HEADs/tag/interval) writes/object=%.2f (watched %.2f)",
+			intervals, interval, s.heads, steadyGets, steadyHeads, float64(api2-api1)/float64(n), float64(w.writes.Load()-writes1)/float64(n))
 		if w.readyCount() != n {
 			steadyPart += fmt.Sprintf(" NOT-READY=%d", n-w.readyCount())
 		}
 	}
 	ours := first.total()
-	fmt.Printf("bench-scale N=%d M=%d ready=%.1fs first: GET=%d (manifests %d, blobs %d) HEAD=%d ping=%d token=%d total=%d (%.2f/object) writes/object=%.2f | %s | manager peakRSS=%.0fMiB cpu(first pass): manager=%.1fs apiserver=%.1fs etcd=%.1fs | crane config loop: %.1f requests/object x %d = %.0f (%.1fx ours) | load before=%q after=%q\n",
-		n, m, readyAfter.Seconds(), first.gets+first.blobGets, first.gets, first.blobGets, first.heads, first.pings, first.tokens, ours, float64(ours)/float64(n), firstWrites,
-		steadyPart, peakRSS(pid), cpuMgrFirst, cpuAPIFirst, cpuEtcdFirst,
-		craneRequests, n, craneRequests*float64(n), craneRequests*float64(n)/float64(max(ours, 1)), loadBefore, uptime())
+	rss := peakRSS(pid)
+	etcdBytes := storedBytes(t, env.Config, ns, 1000)
+	fmt.Printf("bench-scale N=%d M=%d interval=%s ready=%.1fs first: GET=%d (manifests %d, blobs %d) HEAD=%d ping=%d token=%d total=%d (%.2f/object) writes/object=%.2f (watched %.2f, refused %d) | %s | manager peakRSS=%.0fMiB cpu(first pass): manager=%.1fs apiserver=%.1fs etcd=%.1fs | crane config loop: %.1f requests/object x %d = %.0f (%.1fx ours) | load before=%q after=%q"+
+		" | first_status_writes=%d steady_status_writes_per_object_interval=%.3f steady_heads_per_tag_interval=%.2f steady_gets=%d apiserver_floor_s=%.1f floor_patches=%d ready_over_floor=%.2f peak_rss_mib=%.0f etcd_bytes_per_object_median=%d\n",
+		n, m, interval, readyAfter.Seconds(), first.gets+first.blobGets, first.gets, first.blobGets, first.heads, first.pings, first.tokens, ours, float64(ours)/float64(n), float64(firstStatusWrites)/float64(n), firstWrites, firstRefused,
+		steadyPart, rss, cpuMgrFirst, cpuAPIFirst, cpuEtcdFirst,
+		craneRequests, n, craneRequests*float64(n), craneRequests*float64(n)/float64(max(ours, 1)), loadBefore, uptime(),
+		firstStatusWrites, steadyWrites, steadyHeads, steadyGets, floorS, floorN, readyAfter.Seconds()/floorS, rss, etcdBytes)
 }
 
 // profile writes a 30 s CPU profile of the manager's first pass, from its

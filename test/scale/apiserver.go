@@ -1,0 +1,178 @@
+//go:build scale
+
+package scale
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
+)
+
+// statusWrites returns the successful writes of imageconfigs/status the API server
+// counted (apiserver_request_total: verbs PATCH, UPDATE and APPLY, 2xx codes), and
+// the refused ones (409 conflicts and other non-2xx codes).
+func statusWrites(t *testing.T, cfg *rest.Config) (ok, refused int64) {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("reading the API server's metrics: %v", err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") ||
+			!strings.Contains(line, `resource="imageconfigs"`) || !strings.Contains(line, `subresource="status"`) {
+			continue
+		}
+		verb := label(line, "verb")
+		if verb != "PATCH" && verb != "UPDATE" && verb != "APPLY" {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("apiserver_request_total line %q: %v", line, err)
+		}
+		if strings.HasPrefix(label(line, "code"), "2") {
+			ok += int64(v)
+		} else {
+			refused += int64(v)
+		}
+	}
+	return ok, refused
+}
+
+// label returns the value of a Prometheus label in a text-format sample line.
+func label(line, name string) string {
+	_, rest, found := strings.Cut(line, name+`="`)
+	if !found {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, `"`)
+	return v
+}
+
+// managerLimits returns the client-side rate limit the manager runs with: its
+// defaults, or the --kube-api-qps and --kube-api-burst given in args.
+func managerLimits(args []string) (qps float32, burst int) {
+	qps, burst = 300, 600
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--kube-api-qps="); ok {
+			if f, err := strconv.ParseFloat(v, 32); err == nil {
+				qps = float32(f)
+			}
+		}
+		if v, ok := strings.CutPrefix(a, "--kube-api-burst="); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				burst = n
+			}
+		}
+	}
+	return qps, burst
+}
+
+// floorWorkers is how many patches the floor loop keeps in flight: the manager's
+// default --max-concurrent-reconciles.
+const floorWorkers = 8
+
+// apiserverFloor patches the status of the first count objects (names app-00000
+// on) with a bare merge patch of status.lastCheckedTime, floorWorkers at a time,
+// through a client with the manager's QPS and burst, and returns how long the
+// loop took: the least time the API server needs to take one status write per
+// object, measured on the same control plane as the fleet.
+func apiserverFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int) time.Duration {
+	t.Helper()
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = qps, burst
+	cl, err := client.New(c, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := make(chan int)
+	var failures sync.Map
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range floorWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				o := &imagesv1alpha1.ImageConfig{}
+				o.Namespace, o.Name = ns, fmt.Sprintf("app-%05d", i)
+				body := fmt.Sprintf(`{"status":{"lastCheckedTime":%q}}`, time.Now().UTC().Format(time.RFC3339))
+				if err := cl.Status().Patch(context.Background(), o, client.RawPatch(types.MergePatchType, []byte(body))); err != nil {
+					failures.Store(i, err)
+				}
+			}
+		}()
+	}
+	for i := range count {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	d := time.Since(start)
+	failures.Range(func(k, v any) bool {
+		t.Fatalf("floor patch of app-%05d: %v", k, v)
+		return false
+	})
+	return d
+}
+
+// storedBytes returns the median size of up to limit ImageConfigs as the API
+// server stores them: their JSON with managedFields (custom resources are stored
+// in etcd as JSON; the resourceVersion, which etcd does not store, is left out).
+func storedBytes(t *testing.T, cfg *rest.Config, ns string, limit int) int {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := cs.RESTClient().Get().
+		AbsPath("/apis", imagesv1alpha1.GroupVersion.Group, imagesv1alpha1.GroupVersion.Version, "namespaces", ns, "imageconfigs").
+		Param("limit", strconv.Itoa(limit)).DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("listing ImageConfigs: %v", err)
+	}
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, item := range list.Items {
+		if md, ok := item["metadata"].(map[string]any); ok {
+			delete(md, "resourceVersion")
+		}
+		b, err := json.Marshal(item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(b))
+	}
+	if len(sizes) == 0 {
+		return 0
+	}
+	slices.Sort(sizes)
+	return sizes[len(sizes)/2]
+}
