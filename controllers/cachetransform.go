@@ -25,9 +25,7 @@ func slimImageConfig(in any) (any, error) {
 		return in, nil
 	}
 	obj.ManagedFields = nil
-	if _, ok := obj.Annotations[lastAppliedAnnotation]; ok {
-		delete(obj.Annotations, lastAppliedAnnotation)
-	}
+	delete(obj.Annotations, lastAppliedAnnotation)
 	obj.Namespace = unique.Make(obj.Namespace).Value()
 	internStrings(reflect.ValueOf(&obj.Spec).Elem())
 	internStrings(reflect.ValueOf(&obj.Status).Elem())

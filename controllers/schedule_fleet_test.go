@@ -349,7 +349,7 @@ func TestLastCheckedSkew(t *testing.T) {
 		if err := s.c.Get(context.Background(), k, o); err != nil {
 			t.Fatal(err)
 		}
-		if lc := o.Status.LastCheckedTime; lc == nil || lc.Time.After(s.clk.Now()) || s.clk.Now().Sub(lc.Time) > interval {
+		if lc := o.Status.LastCheckedTime; lc == nil || lc.After(s.clk.Now()) || s.clk.Now().Sub(lc.Time) > interval {
 			t.Fatalf("%s: lastCheckedTime = %v after its re-check, want within the last interval of %s", k.Name, lc, s.clk.Now())
 		}
 	}

@@ -63,11 +63,11 @@ func statusWrites(t *testing.T, cfg *rest.Config) (ok, refused int64) {
 
 // label returns the value of a Prometheus label in a text-format sample line.
 func label(line, name string) string {
-	_, rest, found := strings.Cut(line, name+`="`)
+	_, after, found := strings.Cut(line, name+`="`)
 	if !found {
 		return ""
 	}
-	v, _, _ := strings.Cut(rest, `"`)
+	v, _, _ := strings.Cut(after, `"`)
 	return v
 }
 
