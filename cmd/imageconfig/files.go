@@ -365,12 +365,7 @@ func (lv *layersView) insert(cells []string, extra ...string) []string {
 // Files indexes ref's layers for the UI's /files page, through the default
 // on-disk cache, and maps the view to the UI's shape.
 func (s *resolveSource) Files(ctx context.Context, ref, platform string) (*ui.FileIndex, error) {
-	if platform == "" {
-		platform = s.a.platform
-	}
-	s.optsMu.Lock()
-	opts, err := s.a.options(ref, platform)
-	s.optsMu.Unlock()
+	opts, err := s.options(ref, platform)
 	if err != nil {
 		return nil, err
 	}

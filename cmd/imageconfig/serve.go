@@ -99,15 +99,21 @@ func (s *resolveSource) Get(_ context.Context, namespace, name string) (*ui.Item
 	return nil, fmt.Errorf("imageconfig serve has no ImageConfig %s/%s: %w", namespace, name, ui.ErrNotFound)
 }
 
-// Resolve resolves ref for platform, or answers from the cache. A registry
-// failure becomes the item's Ready condition, and is not cached.
-func (s *resolveSource) Resolve(ctx context.Context, ref, platform string) (*ui.Item, error) {
+// options builds the finder options for ref and platform (the command's
+// --platform when empty); the flags are shared, hence the lock.
+func (s *resolveSource) options(ref, platform string) (manifests.Options, error) {
 	if platform == "" {
 		platform = s.a.platform
 	}
 	s.optsMu.Lock()
-	opts, err := s.a.options(ref, platform)
-	s.optsMu.Unlock()
+	defer s.optsMu.Unlock()
+	return s.a.options(ref, platform)
+}
+
+// Resolve resolves ref for platform, or answers from the cache. A registry
+// failure becomes the item's Ready condition, and is not cached.
+func (s *resolveSource) Resolve(ctx context.Context, ref, platform string) (*ui.Item, error) {
+	opts, err := s.options(ref, platform)
 	if err != nil {
 		return nil, err
 	}
