@@ -27,6 +27,9 @@ var foreignFlags = map[string]bool{
 	"set": true,
 	// go test and go tool
 	"fuzz": true,
+	// az and gcloud, in the cloud pages' IAM setup
+	"role": true, "assignee": true, "scope": true, "query": true, "identity-name": true, "issuer": true,
+	"subject": true, "audiences": true, "project": true, "location": true, "member": true,
 	// docs/cli.md's example of a usage error
 	"no-such-flag": true,
 }
