@@ -195,17 +195,10 @@ func TestLeaderFailover(t *testing.T) {
 	if front.Count(fromB) <= bBefore {
 		t.Errorf("manager-b did not re-check within an interval:\n%s", front)
 	}
-	// Each of a, b and c was re-checked by B: its lastCheckedTime (whole seconds)
-	// is past the kill, which B's checks, a lease later, always are; and B asked
-	// the registry for its tag.
+	// Each of a, b and c was re-checked by B: B asked the registry for its tag.
+	// (lastCheckedTime is no proof: an unchanged re-check writes no status, and
+	// the field moves only with a change or the heartbeat; see docs/fleet.md.)
 	for _, name := range []string{"a", "b", "c"} {
-		o := &imagesv1alpha1.ImageConfig{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: name}, o); err != nil {
-			t.Fatal(err)
-		}
-		if lc := o.Status.LastCheckedTime; lc == nil || !lc.After(killed) {
-			t.Errorf("%s: lastCheckedTime %v, not after the leader was killed at %s: manager-b did not re-check it", name, lc, killed.Format(time.RFC3339Nano))
-		}
 		tag := "/v2/failover/" + name + "/manifests/v1"
 		if n := front.Count(func(q faultproxy.Request) bool { return fromB(q) && q.Path == tag }); n == 0 {
 			t.Errorf("%s: manager-b never asked the registry for %s", name, tag)
