@@ -190,7 +190,7 @@ func profileAPIServer(t *testing.T, cfg *rest.Config, path string, seconds int) 
 		return
 	}
 	time.Sleep(2 * time.Second)
-	resp, err := hc.Get(strings.TrimSuffix(cfg.Host, "/") + "/debug/pprof/profile?seconds="+strconv.Itoa(seconds))
+	resp, err := hc.Get(strings.TrimSuffix(cfg.Host, "/") + "/debug/pprof/profile?seconds=" + strconv.Itoa(seconds))
 	if err != nil {
 		t.Logf("apiserver pprof: %v", err)
 		return
