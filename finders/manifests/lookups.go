@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/session"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
@@ -54,7 +55,7 @@ func prepare(ctx context.Context, o Options) (*resolver, context.Context, contex
 		o.Timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	ctx, obs := withObservation(ctx, o.observer())
+	ctx, obs := session.WithObservation(ctx, o.observer())
 	return &resolver{opts: o, ref: ref, want: want, obs: obs}, ctx, cancel, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/session"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
@@ -40,7 +41,7 @@ type resolver struct {
 	ref              reference
 	want             platforms.Platform
 	client           *http.Client
-	obs              *observation
+	obs              *session.Observation
 }
 
 // Resolve walks the manifest chain of the image named by o: the tag (or digest),

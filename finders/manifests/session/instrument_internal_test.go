@@ -1,4 +1,4 @@
-package manifests
+package session
 
 import (
 	"net/http"
