@@ -13,20 +13,6 @@ import (
 	"github.com/imageconfig/imageconfig-operator/finders/manifests/session"
 )
 
-// Sessions caches authenticated registry clients between resolutions
-// (session.Cache): a re-check within its TTL skips the authentication handshake.
-type Sessions = session.Cache
-
-// NewSessions returns a cache that keeps a client for ttl after it was created,
-// and at most max clients (session.NewCache).
-func NewSessions(ttl time.Duration, max int) *Sessions { return session.NewCache(ttl, max) }
-
-// Observer is told what a resolution does, for metrics (session.Observer).
-type Observer = session.Observer
-
-// RateLimitInfo is what a registry said about its pull quota (session.RateLimitInfo).
-type RateLimitInfo = session.RateLimitInfo
-
 // observer returns o.Observer, or one that does nothing.
 func (o Options) observer() Observer { return session.OrNop(o.Observer) }
 
