@@ -18,7 +18,7 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
-	"github.com/imageconfig/imageconfig-operator/internal/faultproxy"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/faultproxy"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )

@@ -18,7 +18,7 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
-	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )

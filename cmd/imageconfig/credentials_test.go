@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
 

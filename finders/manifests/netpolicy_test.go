@@ -13,7 +13,7 @@ import (
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
-	"github.com/imageconfig/imageconfig-operator/internal/faultproxy"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/faultproxy"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
 

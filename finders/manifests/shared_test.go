@@ -17,7 +17,7 @@ import (
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
-	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
 

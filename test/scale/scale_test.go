@@ -46,7 +46,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
-	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )

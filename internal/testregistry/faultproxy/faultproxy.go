@@ -1,5 +1,5 @@
 // Package faultproxy is a reverse proxy for tests that sits in front of a registry
-// (internal/testregistry, internal/refregistry or the demo registry) and applies
+// (internal/testregistry, its refregistry or the demo registry) and applies
 // per-request faults: statuses, hanging and trickling bodies, resets mid-body,
 // rewritten bodies and headers, redirects, oversized bodies, random failures. It
 // logs every request with its User-Agent, the fault applied and the body bytes
