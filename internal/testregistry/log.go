@@ -7,9 +7,11 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 )
 
-// Request is one logged request to a /v2/ path or the token endpoint.
+// Request is one logged request: to a /v2/ path or the token endpoint of a
+// registry, or through the fault proxy.
 type Request struct {
 	// Method is the HTTP method.
 	Method string
@@ -21,8 +23,17 @@ type Request struct {
 	Query string
 	// HasAuth reports whether the request carried an Authorization header.
 	HasAuth bool
-	// Status is the response's status code; set by Record.
+	// Status is the response's status code; set by Record and the fault
+	// proxy, which logs 0 when the connection was cut before a status.
 	Status int
+	// UserAgent is the request's User-Agent header; set by the fault proxy.
+	UserAgent string
+	// Time is when the request arrived; set by the fault proxy.
+	Time time.Time
+	// Fault is the name of the fault proxy's rule that applied, or "".
+	Fault string
+	// BodyBytes counts the response body bytes the fault proxy wrote to the client.
+	BodyBytes int64
 }
 
 // String formats the request as "GET /v2/", or, when Record logged it, as
@@ -43,7 +54,8 @@ type RequestLog struct {
 	reqs []Request
 }
 
-func (l *RequestLog) add(r Request) {
+// Add logs r.
+func (l *RequestLog) Add(r Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.reqs = append(l.reqs, r)
@@ -67,7 +79,7 @@ func (l *RequestLog) Reset() {
 // matches any) and a Path matching pathPattern with path.Match semantics
 // ("*" does not cross "/"), e.g. Count("GET", "/v2/*/*/manifests/*").
 func (l *RequestLog) Count(method, pathPattern string) int {
-	return l.countFunc(func(r Request) bool {
+	return l.CountFunc(func(r Request) bool {
 		if method != "" && method != "*" && r.Method != method {
 			return false
 		}
@@ -76,12 +88,13 @@ func (l *RequestLog) Count(method, pathPattern string) int {
 	})
 }
 
-func (l *RequestLog) countFunc(f func(Request) bool) int {
+// CountFunc returns how many logged requests match; a nil match matches all.
+func (l *RequestLog) CountFunc(match func(Request) bool) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
 	for _, r := range l.reqs {
-		if f(r) {
+		if match == nil || match(r) {
 			n++
 		}
 	}
@@ -91,21 +104,21 @@ func (l *RequestLog) countFunc(f func(Request) bool) int {
 // CountPrefix returns how many logged requests have the given method (""
 // matches any) and a Path that starts with prefix.
 func (l *RequestLog) CountPrefix(method, prefix string) int {
-	return l.countFunc(func(r Request) bool {
+	return l.CountFunc(func(r Request) bool {
 		return (method == "" || r.Method == method) && strings.HasPrefix(r.Path, prefix)
 	})
 }
 
 // Pings returns the number of GET requests to exactly "/v2/".
 func (l *RequestLog) Pings() int {
-	return l.countFunc(func(r Request) bool {
+	return l.CountFunc(func(r Request) bool {
 		return r.Method == http.MethodGet && r.Path == "/v2/"
 	})
 }
 
 // Tokens returns the number of requests (any method) to the token endpoint.
 func (l *RequestLog) Tokens() int {
-	return l.countFunc(func(r Request) bool { return r.Path == TokenPath })
+	return l.CountFunc(func(r Request) bool { return r.Path == TokenPath })
 }
 
 // ManifestGETs returns the number of GET /v2/<name>/manifests/<ref> requests
@@ -127,7 +140,7 @@ func (l *RequestLog) BlobGETs() int {
 }
 
 func (l *RequestLog) countKind(method, kind string) int {
-	return l.countFunc(func(r Request) bool {
+	return l.CountFunc(func(r Request) bool {
 		if r.Method != method {
 			return false
 		}
@@ -157,7 +170,7 @@ func (l *RequestLog) Record(h http.Handler, skip func(*http.Request) bool) http.
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
-			l.add(Request{
+			l.Add(Request{
 				Method: req.Method, Host: req.Host, Path: req.URL.Path, Query: req.URL.RawQuery,
 				HasAuth: req.Header.Get("Authorization") != "", Status: cmp.Or(sw.status, http.StatusOK),
 			})
