@@ -29,8 +29,6 @@ type PKI struct {
 	ClientCertPEM, ClientKeyPEM []byte
 	// Server and Client are the two key pairs, ready for a tls.Config.
 	Server, Client tls.Certificate
-
-	caKey *ecdsa.PrivateKey
 }
 
 // NewPKI creates a CA, a server and a client certificate.
@@ -47,7 +45,7 @@ func NewPKI(t testing.TB) *PKI {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}, caKey, nil, nil)
-	p := &PKI{CA: caCert, CAPEM: caPEM, caKey: caKey}
+	p := &PKI{CA: caCert, CAPEM: caPEM}
 
 	srvKey := newKey(t)
 	_, p.ServerCertPEM = createCert(t, &x509.Certificate{
@@ -113,13 +111,6 @@ func (p *PKI) Transport(clientCert bool) *http.Transport {
 		tr.TLSClientConfig.Certificates = []tls.Certificate{p.Client}
 	}
 	return tr
-}
-
-// Sign issues a certificate from tmpl, signed by the CA, for key; it returns
-// the certificate and its PEM. The token issuer's signing certificate is one.
-func (p *PKI) Sign(t testing.TB, tmpl *x509.Certificate, key *ecdsa.PrivateKey) (*x509.Certificate, []byte) {
-	t.Helper()
-	return createCert(t, tmpl, key, p.CA, p.caKey)
 }
 
 func newKey(t testing.TB) *ecdsa.PrivateKey {
