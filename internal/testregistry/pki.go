@@ -18,7 +18,7 @@ import (
 // PKI is the test kit's one throw-away certificate authority, with a server
 // certificate (valid for localhost, 127.0.0.1 and ::1) and a client
 // certificate, both signed by the CA and valid for a day. The TLS registries,
-// the fault proxy, the token issuer's signer and the TLS unit tests all use it.
+// the fault proxy and the TLS unit tests all use it.
 type PKI struct {
 	// CA is the CA certificate; CAPEM its PEM.
 	CA    *x509.Certificate
