@@ -201,3 +201,19 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Flush forwards to the underlying writer when it can flush.
 func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Counts are the request counts that request-economy tests assert, as one
+// value for cmp.Diff.
+type Counts struct {
+	// Pings are GET /v2/ requests.
+	Pings int
+	// Tokens are requests to the token endpoint.
+	Tokens int
+	// ManifestGETs, ManifestHEADs and BlobGETs are requests for manifests and blobs.
+	ManifestGETs, ManifestHEADs, BlobGETs int
+}
+
+// Counts returns the log's counts.
+func (l *RequestLog) Counts() Counts {
+	return Counts{Pings: l.Pings(), Tokens: l.Tokens(), ManifestGETs: l.ManifestGETs(), ManifestHEADs: l.ManifestHEADs(), BlobGETs: l.BlobGETs()}
+}
