@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -168,39 +169,54 @@ func (l *RequestLog) Record(h http.Handler, skip func(*http.Request) bool) http.
 			h.ServeHTTP(w, req)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusWriter{ResponseWriter: w}
 		defer func() {
 			l.Add(Request{
 				Method: req.Method, Host: req.Host, Path: req.URL.Path, Query: req.URL.RawQuery,
-				HasAuth: req.Header.Get("Authorization") != "", Status: cmp.Or(sw.status, http.StatusOK),
+				HasAuth: req.Header.Get("Authorization") != "", Status: cmp.Or(sw.Status(), http.StatusOK),
 			})
 		}()
 		h.ServeHTTP(sw, req)
 	})
 }
 
-// statusWriter remembers the status code written through it.
-type statusWriter struct {
+// StatusWriter remembers the status code written through it and counts the
+// body bytes; it passes Flush and (through Unwrap) Hijack on.
+type StatusWriter struct {
 	http.ResponseWriter
 	status int
+	n      atomic.Int64
 }
 
-func (w *statusWriter) WriteHeader(code int) {
+// WriteHeader implements http.ResponseWriter.
+func (w *StatusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
+// Write implements http.ResponseWriter.
+func (w *StatusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.n.Add(int64(n))
+	return n, err
 }
 
+// Status is the status code written, or 0 when none was.
+func (w *StatusWriter) Status() int { return w.status }
+
+// Bytes is the number of body bytes written.
+func (w *StatusWriter) Bytes() int64 { return w.n.Load() }
+
 // Flush forwards to the underlying writer when it can flush.
-func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+func (w *StatusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Counts are the request counts that request-economy tests assert, as one
 // value for cmp.Diff.

@@ -170,7 +170,7 @@ func (p *Proxy) String() string {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
-	cw := &countingWriter{ResponseWriter: w}
+	cw := &testregistry.StatusWriter{ResponseWriter: w}
 	entry := Request{Method: req.Method, Host: req.Host, Path: req.URL.Path, Query: req.URL.RawQuery,
 		HasAuth: req.Header.Get("Authorization") != "", UserAgent: req.UserAgent(), Time: time.Now()}
 	var fault Fault
@@ -191,7 +191,7 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	} else {
 		p.rp.ServeHTTP(cw, req)
 	}
-	entry.Status, entry.BodyBytes = cw.status, cw.n.Load()
+	entry.Status, entry.BodyBytes = cw.Status(), cw.Bytes()
 	p.log.Add(entry)
 }
 
@@ -206,33 +206,6 @@ func (r *Rule) matches(req *http.Request) bool {
 	}
 	return r.Times <= 0 || r.applied < r.Times
 }
-
-// countingWriter counts body bytes and keeps the status; it passes Flush and Hijack through.
-type countingWriter struct {
-	http.ResponseWriter
-	status int
-	n      atomic.Int64
-}
-
-func (c *countingWriter) WriteHeader(code int) {
-	if c.status == 0 {
-		c.status = code
-	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
-	}
-	n, err := c.ResponseWriter.Write(b)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-func (c *countingWriter) Flush() { http.NewResponseController(c.ResponseWriter).Flush() }
-
-func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 type countingListener struct {
 	net.Listener
@@ -317,19 +290,10 @@ func (resp *Response) writeHeader(w http.ResponseWriter, r *http.Request) {
 }
 
 // Status answers with code, the extra headers and a registry-style error body
-// whose code is errCode ("" picks one from the status, as registries do).
+// whose code is errCode ("" picks one from the status, testregistry.ErrorCode).
 func Status(code int, errCode string, header http.Header) Fault {
 	if errCode == "" {
-		switch code {
-		case http.StatusTooManyRequests:
-			errCode = "TOOMANYREQUESTS"
-		case http.StatusUnauthorized:
-			errCode = "UNAUTHORIZED"
-		case http.StatusServiceUnavailable:
-			errCode = "UNAVAILABLE"
-		default:
-			errCode = "UNKNOWN"
-		}
+		errCode = testregistry.ErrorCode(code)
 	}
 	body := fmt.Sprintf(`{"errors":[{"code":%q,"message":%q}]}`, errCode, http.StatusText(code))
 	return func(w http.ResponseWriter, r *http.Request, _ http.Handler) {
