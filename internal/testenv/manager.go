@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,12 +56,17 @@ type Manager struct {
 	Exited <-chan error
 	// Log is the file holding its output.
 	Log string
+
+	done    chan struct{}
+	exitErr error
+	once    sync.Once
+	killed  bool
 }
 
 // StartManager writes a kubeconfig for o.User, starts o.Bin with o.Args and
 // KUBECONFIG set to it, and sends its output to o.Log. When the test ends it
-// sends SIGINT and waits 15 s before SIGKILL, logs a failed exit, and prints
-// the manager's log when the test failed.
+// stops the manager (Stop), logs a failed exit, and prints the manager's log
+// when the test failed.
 func (e *Env) StartManager(t testing.TB, o ManagerOptions) *Manager {
 	t.Helper()
 	dir := t.TempDir()
@@ -84,32 +90,42 @@ func (e *Env) StartManager(t testing.TB, o ManagerOptions) *Manager {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	done := make(chan struct{})
-	var exitErr error
+	m := &Manager{Cmd: cmd, Exited: exited, Log: o.Log, done: make(chan struct{})}
 	go func() {
-		exitErr = cmd.Wait()
-		exited <- exitErr
-		close(done)
+		m.exitErr = cmd.Wait()
+		exited <- m.exitErr
+		close(m.done)
 	}()
 	t.Cleanup(func() {
 		defer logFile.Close()
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-			if exitErr != nil {
-				t.Logf("the manager %s exited: %v", o.Log, exitErr)
-			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			if o.MustStop {
-				t.Errorf("the manager did not stop within 15s of SIGINT")
-			}
+		if !m.Stop() && o.MustStop {
+			t.Errorf("the manager did not stop within 15s of SIGINT")
+		}
+		if m.exitErr != nil {
+			t.Logf("the manager %s exited: %v", o.Log, m.exitErr)
 		}
 		if t.Failed() {
 			t.Logf("manager log %s:\n%s", o.Log, tail(o.Log, 1<<20))
 		}
 	})
-	return &Manager{Cmd: cmd, Exited: exited, Log: o.Log}
+	return m
+}
+
+// Stop sends SIGINT and waits up to 15 s for the manager to exit, then sends
+// SIGKILL. It reports whether the manager exited by itself. Calling it again
+// only answers again.
+func (m *Manager) Stop() bool {
+	m.once.Do(func() {
+		_ = m.Cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-m.done:
+		case <-time.After(15 * time.Second):
+			_ = m.Cmd.Process.Kill()
+			<-m.done
+			m.killed = true
+		}
+	})
+	return !m.killed
 }
 
 // tail returns the last n bytes of the file at path.
