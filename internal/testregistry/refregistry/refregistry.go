@@ -475,15 +475,15 @@ func (r *Registry) startIssuer(t testing.TB, dir string) string {
 
 // grant gives the admin every action, anyone pull of public/*, and a known
 // user pull of private/*.
-func grant(user, typ, name string, actions []string) []string {
+func grant(user, typ, resource string, actions []string) []string {
 	var granted []string
 	for _, a := range actions {
 		switch {
 		case user == AdminUser:
 			granted = append(granted, a)
-		case typ == "repository" && a == "pull" && strings.HasPrefix(name, "public/"):
+		case typ == "repository" && a == "pull" && strings.HasPrefix(resource, "public/"):
 			granted = append(granted, a)
-		case typ == "repository" && a == "pull" && user != "" && strings.HasPrefix(name, "private/"):
+		case typ == "repository" && a == "pull" && user != "" && strings.HasPrefix(resource, "private/"):
 			granted = append(granted, a)
 		}
 	}
