@@ -21,9 +21,9 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
-	"github.com/imageconfig/imageconfig-operator/internal/faultproxy"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/faultproxy"
 )
 
 // Convergence under failure. The bound on registry requests is derived from the

@@ -19,6 +19,7 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/internal/format"
+	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
 )
 
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;update;patch
@@ -66,7 +67,7 @@ func (r *ImageConfigReconciler) export(ctx context.Context, obj *imagesv1alpha1.
 	case err != nil && !missing:
 		return exportFailed(obj, fmt.Errorf("reading ConfigMap %s: %w", name, err))
 	case !missing && !metav1.IsControlledBy(cm, obj):
-		setCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, imagesv1alpha1.ExportConflictReason,
+		imagestatus.SetCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, imagesv1alpha1.ExportConflictReason,
 			fmt.Sprintf("ConfigMap %s exists and is not owned by this ImageConfig, so it is left alone: delete it or choose another spec.export.configMapName", name))
 		return nil
 	case !missing && cm.Annotations[exportDigestsAnnotation] == digests && cm.Annotations[exportHashAnnotation] == dataHash(cm.Data, cm.BinaryData):
@@ -78,7 +79,7 @@ func (r *ImageConfigReconciler) export(ctx context.Context, obj *imagesv1alpha1.
 	if raw == nil {
 		if raw, err = r.rawFetcher()(ctx, opts, &res.Summary); err != nil {
 			reason := manifests.ReasonOf(err)
-			setCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, string(reason), "Fetching the bytes to export: "+err.Error())
+			imagestatus.SetCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, string(reason), "Fetching the bytes to export: "+err.Error())
 			if reason == manifests.Unavailable || reason == manifests.RateLimited {
 				return err // retried with backoff: exportRetryDue makes the retry due
 			}
@@ -90,7 +91,7 @@ func (r *ImageConfigReconciler) export(ctx context.Context, obj *imagesv1alpha1.
 		data[exportIndexKey] = string(raw.Index)
 	}
 	if size := dataSize(data); size > maxExportBytes {
-		setCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, imagesv1alpha1.ExportTooLargeReason,
+		imagestatus.SetCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, imagesv1alpha1.ExportTooLargeReason,
 			fmt.Sprintf("The export is %d bytes (%s), over a ConfigMap's limit of %d bytes (1 MiB), so ConfigMap %s was not written", size, format.Size(int64(size)), maxExportBytes, name))
 		return nil
 	}
@@ -123,7 +124,7 @@ func (r *ImageConfigReconciler) export(ctx context.Context, obj *imagesv1alpha1.
 // exportFailed records an API error of the export and returns it, for a retry
 // with backoff.
 func exportFailed(obj *imagesv1alpha1.ImageConfig, err error) error {
-	setCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, imagesv1alpha1.ExportFailedReason, err.Error())
+	imagestatus.SetCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionFalse, imagesv1alpha1.ExportFailedReason, err.Error())
 	return err
 }
 
@@ -143,7 +144,7 @@ func exportRetryDue(obj *imagesv1alpha1.ImageConfig) bool {
 }
 
 func markExported(obj *imagesv1alpha1.ImageConfig, name string) {
-	setCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionTrue, imagesv1alpha1.ExportedReason,
+	imagestatus.SetCondition(obj, imagesv1alpha1.ExportedCondition, metav1.ConditionTrue, imagesv1alpha1.ExportedReason,
 		fmt.Sprintf("ConfigMap %s holds the config, manifest and index of %s", name, obj.Status.Digest))
 }
 

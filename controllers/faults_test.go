@@ -18,9 +18,9 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
-	"github.com/imageconfig/imageconfig-operator/internal/faultproxy"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/faultproxy"
 )
 
 // fastFinder resolves with millisecond in-attempt retries, so that rows which go

@@ -136,15 +136,15 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alpha1.ImageConfig) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	interval := obj.GetInterval()
-	setRequested(obj)
+	imagestatus.SetRequested(obj)
 
 	if obj.Spec.Suspend {
 		log.V(1).Info("Suspended, not contacting the registry")
-		markSuspended(obj)
+		imagestatus.MarkSuspended(obj)
 		return ctrl.Result{}, nil
 	}
 	if obj.Spec.Insecure && !r.AllowInsecureRegistries {
-		markStalled(obj, imagesv1alpha1.InsecureNotAllowedReason,
+		imagestatus.MarkStalled(obj, imagesv1alpha1.InsecureNotAllowedReason,
 			fmt.Sprintf("spec.insecure is true, but the manager does not allow plain HTTP to registry %s: start it with --allow-insecure-registries", obj.Spec.Registry))
 		r.Metrics.Refused(imagesv1alpha1.InsecureNotAllowedReason)
 		return ctrl.Result{RequeueAfter: interval}, nil
@@ -167,7 +167,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 		}
 		return r.failed(ctx, obj, err)
 	}
-	opts := options(obj)
+	opts := imagestatus.Options(obj)
 	opts.UserAgent = r.UserAgent
 	opts.Credentials = sources
 	opts.Sessions = r.Sessions
@@ -183,27 +183,27 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	r.Metrics.Resolution(res, err, time.Since(started))
 	obj.Status.LastCheckedTime = &metav1.Time{Time: now}
 	obj.Status.LastHandledReconcileAt = requestedAt
-	applyRateLimit(&obj.Status, rateLimitOf(res, err), now)
+	imagestatus.ApplyRateLimit(&obj.Status, imagestatus.RateLimitOf(res, err), now)
 	if err != nil {
 		r.sched().attempted(obj, now)
 		return r.failed(ctx, obj, err)
 	}
 	r.credentialFailures.Delete(client.ObjectKeyFromObject(obj))
 
-	prev := previousResult(&obj.Status)
+	prev := imagestatus.Previous(&obj.Status)
 	checked := checkedAt(res.CheckedAt, now)
 	obj.Status.LastCheckedTime = &metav1.Time{Time: checked}
-	applyResult(&obj.Status, res, now)
+	imagestatus.Apply(&obj.Status, res, now)
 	after := res
 	if prev != nil && !res.Unchanged && prev.Digest != res.Digest {
 		// A move. Compare what the status holds on both sides: prev was cut to fit
 		// the object, so the new result is compared as cut the same way.
-		if held := previousResult(&obj.Status); held != nil {
+		if held := imagestatus.Previous(&obj.Status); held != nil {
 			after = held
 		}
 	}
-	recordChange(&obj.Status, prev, after, moveSubject(obj), now)
-	markReady(obj, readyMessage(res))
+	imagestatus.RecordChange(&obj.Status, prev, after, imagestatus.MoveSubject(obj.Spec), now)
+	imagestatus.MarkReady(obj, imagestatus.ReadyMessage(res))
 	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
 	if err := r.export(ctx, obj, res, opts); err != nil {
 		return ctrl.Result{}, err
@@ -227,18 +227,18 @@ func (r *ImageConfigReconciler) failed(ctx context.Context, obj *imagesv1alpha1.
 	case errors.As(err, &cerr):
 		// Secrets are not watched, so a fixed credential is only seen by trying again:
 		// soon, but never hammering the registry with wrong credentials.
-		markStalled(obj, cerr.reason, cerr.msg)
+		imagestatus.MarkStalled(obj, cerr.reason, cerr.msg)
 		return ctrl.Result{RequeueAfter: r.credentialDelay(key, interval)}, nil
 	case !errors.As(err, &ferr):
 		// Not a registry error: the API server failed us. Retry with backoff.
 		return ctrl.Result{}, err
 	case ferr.Reason == manifests.Unauthorized:
-		markStalled(obj, string(ferr.Reason), ferr.Error())
+		imagestatus.MarkStalled(obj, string(ferr.Reason), ferr.Error())
 		return ctrl.Result{RequeueAfter: r.credentialDelay(key, interval)}, nil
 	}
 
 	r.credentialFailures.Delete(key)
-	markFailed(obj, ferr, r.now())
+	imagestatus.MarkFailed(obj, ferr, r.now())
 	switch {
 	case ferr.Reason == manifests.RateLimited && ferr.RetryAfter > 0:
 		return ctrl.Result{RequeueAfter: min(ferr.RetryAfter, interval)}, nil

@@ -13,6 +13,7 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/compare"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
 )
 
 var (
@@ -151,7 +152,7 @@ func TestTransitionEvents(t *testing.T) {
 				return &manifests.Result{Summary: manifests.Summary{ImageRef: s.imageRef, Digest: s.digest}}
 			}
 			if res := result(tt.cur); res != nil {
-				recordChange(&obj.Status, result(tt.old), res, moveSubject(obj), time.Now())
+				imagestatus.RecordChange(&obj.Status, result(tt.old), res, imagestatus.MoveSubject(obj.Spec), time.Now())
 			}
 			got := transitionEvents(base, obj)
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(transitionEvent{}), cmpopts.EquateEmpty()); diff != "" {

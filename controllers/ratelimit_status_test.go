@@ -12,6 +12,7 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
@@ -51,7 +52,7 @@ func TestApplyRateLimit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			base := &imagesv1alpha1.ImageConfig{Status: imagesv1alpha1.ImageConfigStatus{RateLimit: tt.prev.DeepCopy()}}
 			obj := base.DeepCopy()
-			applyRateLimit(&obj.Status, tt.info, t0.Add(tt.now))
+			imagestatus.ApplyRateLimit(&obj.Status, tt.info, t0.Add(tt.now))
 			rl := obj.Status.RateLimit
 			if rl == nil || rl.Remaining != tt.wantRemain {
 				t.Fatalf("rateLimit = %+v, want remaining %d", rl, tt.wantRemain)

@@ -18,9 +18,9 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
-	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 )
 
 // reconcileAll reconciles every object at once and returns them as stored.

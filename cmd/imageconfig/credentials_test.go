@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 )
 
 const (

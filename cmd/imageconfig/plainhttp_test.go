@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 )
 
 // TestPlainHTTP uses the reference registry's plain-HTTP set-up: --insecure is

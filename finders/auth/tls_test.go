@@ -1,15 +1,9 @@
 package auth_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,93 +11,18 @@ import (
 	"time"
 
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
 
-// testPKI is a CA with a server certificate for 127.0.0.1 and a client certificate.
-type testPKI struct {
-	ca                      *x509.Certificate
-	caPEM                   []byte
-	serverPEM, serverKeyPEM []byte
-	clientPEM, clientKeyPEM []byte
-}
+// testPKI is the test kit's CA, with a server certificate for localhost,
+// 127.0.0.1 and ::1 and a client certificate.
+type testPKI struct{ *testregistry.PKI }
 
-func newTestKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func encodeKey(t *testing.T, k *ecdsa.PrivateKey) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
-
-func signCert(t *testing.T, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, parentKey *ecdsa.PrivateKey) (*x509.Certificate, []byte) {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-func newTestPKI(t *testing.T) *testPKI {
-	t.Helper()
-	now := time.Now()
-	caKey := newTestKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "auth test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	ca, caPEM := signCert(t, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-
-	srvKey := newTestKey(t)
-	_, srvPEM := signCert(t, &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}, ca, &srvKey.PublicKey, caKey)
-
-	cliKey := newTestKey(t)
-	_, cliPEM := signCert(t, &x509.Certificate{
-		SerialNumber: big.NewInt(3),
-		Subject:      pkix.Name{CommonName: "auth test client"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, ca, &cliKey.PublicKey, caKey)
-
-	return &testPKI{
-		ca: ca, caPEM: caPEM,
-		serverPEM: srvPEM, serverKeyPEM: encodeKey(t, srvKey),
-		clientPEM: cliPEM, clientKeyPEM: encodeKey(t, cliKey),
-	}
-}
+func newTestPKI(t *testing.T) testPKI { return testPKI{testregistry.NewPKI(t)} }
 
 // verifies reports whether pool trusts a certificate issued by the CA of p.
-func (p *testPKI) verifies(pool *x509.CertPool) bool {
-	block, _ := pem.Decode(p.serverPEM)
+func (p testPKI) verifies(pool *x509.CertPool) bool {
+	block, _ := pem.Decode(p.ServerCertPEM)
 	leaf, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		return false
@@ -130,7 +49,7 @@ func TestTLSConfigEmpty(t *testing.T) {
 
 func TestTLSConfigCA(t *testing.T) {
 	p := newTestPKI(t)
-	cfg, err := auth.TLSConfig(p.caPEM, nil, nil)
+	cfg, err := auth.TLSConfig(p.CAPEM, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +71,7 @@ func TestTLSConfigCA(t *testing.T) {
 
 	// Several CAs in one bundle, and PEM with other text around it.
 	q := newTestPKI(t)
-	bundle := append(append([]byte("# our CAs\n"), p.caPEM...), q.caPEM...)
+	bundle := append(append([]byte("# our CAs\n"), p.CAPEM...), q.CAPEM...)
 	cfg, err = auth.TLSConfig(bundle, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +83,7 @@ func TestTLSConfigCA(t *testing.T) {
 
 func TestTLSConfigClientCertificate(t *testing.T) {
 	p := newTestPKI(t)
-	cfg, err := auth.TLSConfig(p.caPEM, p.clientPEM, p.clientKeyPEM)
+	cfg, err := auth.TLSConfig(p.CAPEM, p.ClientCertPEM, p.ClientKeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,12 +94,12 @@ func TestTLSConfigClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if leaf.Subject.CommonName != "auth test client" {
+	if leaf.Subject.CommonName != "testregistry test client" {
 		t.Errorf("client certificate is %q", leaf.Subject.CommonName)
 	}
 
 	// Without a CA: the client certificate alone, over the system roots.
-	cfg, err = auth.TLSConfig(nil, p.clientPEM, p.clientKeyPEM)
+	cfg, err = auth.TLSConfig(nil, p.ClientCertPEM, p.ClientKeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,12 +112,12 @@ func TestTLSConfigClientCertificate(t *testing.T) {
 // client certificate from the CA.
 func TestTLSConfigMutualTLS(t *testing.T) {
 	p := newTestPKI(t)
-	srvCert, err := tls.X509KeyPair(p.serverPEM, p.serverKeyPEM)
+	srvCert, err := tls.X509KeyPair(p.ServerCertPEM, p.ServerKeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pool.AddCert(p.ca)
+	pool.AddCert(p.CA)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(r.TLS.PeerCertificates[0].Subject.CommonName))
 	}))
@@ -217,14 +136,14 @@ func TestTLSConfigMutualTLS(t *testing.T) {
 		return nil
 	}
 
-	full, err := auth.TLSConfig(p.caPEM, p.clientPEM, p.clientKeyPEM)
+	full, err := auth.TLSConfig(p.CAPEM, p.ClientCertPEM, p.ClientKeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := get(full); err != nil {
 		t.Errorf("with CA and client certificate: %v", err)
 	}
-	caOnly, err := auth.TLSConfig(p.caPEM, nil, nil)
+	caOnly, err := auth.TLSConfig(p.CAPEM, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,17 +188,17 @@ func TestTLSConfigErrors(t *testing.T) {
 		want              string
 		mustNotContainKey bool
 	}{
-		{"cert without key", nil, p.clientPEM, nil, "tls.crt is given without tls.key", false},
-		{"cert without key, with CA", p.caPEM, p.clientPEM, nil, "tls.crt is given without tls.key", false},
-		{"key without cert", nil, nil, p.clientKeyPEM, "tls.key is given without tls.crt", true},
-		{"key without cert, with CA", p.caPEM, nil, p.clientKeyPEM, "tls.key is given without tls.crt", true},
+		{"cert without key", nil, p.ClientCertPEM, nil, "tls.crt is given without tls.key", false},
+		{"cert without key, with CA", p.CAPEM, p.ClientCertPEM, nil, "tls.crt is given without tls.key", false},
+		{"key without cert", nil, nil, p.ClientKeyPEM, "tls.key is given without tls.crt", true},
+		{"key without cert, with CA", p.CAPEM, nil, p.ClientKeyPEM, "tls.key is given without tls.crt", true},
 		{"garbage CA", []byte("this is not a certificate"), nil, nil, "holds no PEM certificate", false},
-		{"CA of another PEM type", p.clientKeyPEM, nil, nil, "holds no PEM certificate", true},
+		{"CA of another PEM type", p.ClientKeyPEM, nil, nil, "holds no PEM certificate", true},
 		{"corrupt CA PEM", []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), nil, nil, "holds no PEM certificate", false},
-		{"garbage CA with a good pair", []byte("garbage"), p.clientPEM, p.clientKeyPEM, "holds no PEM certificate", false},
-		{"mismatched pair", nil, p.clientPEM, q.clientKeyPEM, "not a valid key pair", true},
-		{"key in place of the cert", nil, p.clientKeyPEM, p.clientKeyPEM, "not a valid key pair", true},
-		{"garbage key", nil, p.clientPEM, []byte("not a key"), "not a valid key pair", false},
+		{"garbage CA with a good pair", []byte("garbage"), p.ClientCertPEM, p.ClientKeyPEM, "holds no PEM certificate", false},
+		{"mismatched pair", nil, p.ClientCertPEM, q.ClientKeyPEM, "not a valid key pair", true},
+		{"key in place of the cert", nil, p.ClientKeyPEM, p.ClientKeyPEM, "not a valid key pair", true},
+		{"garbage key", nil, p.ClientCertPEM, []byte("not a key"), "not a valid key pair", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,7 +213,7 @@ func TestTLSConfigErrors(t *testing.T) {
 			if !strings.Contains(msg, tt.want) {
 				t.Errorf("error %q does not contain %q", msg, tt.want)
 			}
-			for _, key := range [][]byte{p.clientKeyPEM, q.clientKeyPEM} {
+			for _, key := range [][]byte{p.ClientKeyPEM, q.ClientKeyPEM} {
 				block, _ := pem.Decode(key)
 				body := strings.Split(strings.TrimSpace(string(key)), "\n")[1]
 				if strings.Contains(msg, body) || strings.Contains(msg, string(block.Bytes)) || strings.Contains(msg, "PRIVATE KEY-----") {

@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/session"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
@@ -52,10 +52,6 @@ type Registry struct {
 	base   string // scheme://host/v2/repository/blobs/
 }
 
-// retryStatusCodes are go-containerregistry's remote defaults.
-var retryStatusCodes = []int{http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway,
-	http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests, 499, 522}
-
 // NewRegistry runs the authentication handshake for pulling from o.Repository.
 func NewRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 	var opts []name.Option
@@ -69,51 +65,26 @@ func NewRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 	if err := o.Network.CheckHost(repo.RegistryStr()); err != nil {
 		return nil, err
 	}
-	base := o.Transport
-	if base == nil {
-		base = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	if base, err = o.Network.Transport(base); err != nil {
+	base, err := session.BaseTransport(o.Transport, o.Network)
+	if err != nil {
 		return nil, err
 	}
-	backoff := transport.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}
-	if o.RetryBackoff != nil {
-		backoff = *o.RetryBackoff
-	}
-	t := transport.NewRetry(&guard{inner: base, insecure: o.Insecure, network: o.Network},
-		transport.WithRetryBackoff(backoff), transport.WithRetryStatusCodes(retryStatusCodes...))
-	t = transport.NewUserAgent(t, o.UserAgent)
 	a := o.Auth
 	if a == nil {
 		a = authn.Anonymous
 	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, a, t, []string{repo.Scope(transport.PullScope)})
+	// The same client as a resolution's: HTTPS unless insecure, the network
+	// policy on every request, go-containerregistry's retries, redirect rules.
+	client, err := session.Connect(ctx, repo, a, session.Config{
+		Base: base, Insecure: o.Insecure, Network: o.Network, Backoff: o.RetryBackoff, UserAgent: o.UserAgent,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("authenticating to %s: %w", repo.RegistryStr(), err)
 	}
 	return &Registry{
-		client: &http.Client{Transport: rt},
+		client: client,
 		base:   fmt.Sprintf("%s://%s/v2/%s/blobs/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()),
 	}, nil
-}
-
-// guard refuses plain HTTP unless the registry is insecure (go-containerregistry
-// picks HTTP by itself for local addresses), and checks every host against the
-// network policy, redirect targets and token realms included.
-type guard struct {
-	inner    http.RoundTripper
-	insecure bool
-	network  *netpolicy.Policy
-}
-
-func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != "https" && !g.insecure {
-		return nil, fmt.Errorf("refusing plain HTTP to %s: the registry is not marked insecure", req.URL.Host)
-	}
-	if err := g.network.CheckHost(req.URL.Host); err != nil {
-		return nil, err
-	}
-	return g.inner.RoundTrip(req)
 }
 
 func (r *Registry) get(ctx context.Context, digest, rangeHeader string) (*http.Response, error) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/session"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
@@ -209,7 +210,7 @@ func (r *resolver) classify(err error, what string) error {
 	// When the HTTPS ping of a local registry cannot connect, go-containerregistry
 	// also tries plain HTTP, which guard refuses; the connection failure is then the
 	// cause to report, since setting insecure would not help.
-	var perr *plainHTTPError
+	var perr *session.PlainHTTPError
 	var operr *net.OpError
 	var dnserr *net.DNSError
 	if errors.As(err, &perr) && !errors.As(err, &operr) && !errors.As(err, &dnserr) {

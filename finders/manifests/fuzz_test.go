@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/summary"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
@@ -41,7 +42,7 @@ func FuzzParseManifest(f *testing.F) {
 			if !got.mediaType.IsIndex() {
 				t.Fatalf("index with media type %q", got.mediaType)
 			}
-			entries, selectable := indexEntries(got.index)
+			entries, selectable := summary.IndexEntries(got.index)
 			if len(entries) != len(got.index.Manifests) || len(selectable) != len(entries) {
 				t.Fatalf("indexEntries lost entries: %d, %d of %d", len(entries), len(selectable), len(got.index.Manifests))
 			}
@@ -75,14 +76,14 @@ var fuzzManifest = &v1.Manifest{
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		cfg, err := parseConfig(raw)
+		cfg, err := summary.ParseConfig(raw)
 		if err != nil {
 			return
 		}
 		var s Summary
-		summarize(&s, fuzzManifest, cfg)
+		summary.Fill(&s, fuzzManifest, cfg)
 		checkSummary(t, &s, fuzzManifest)
-		_ = describePlatform(configPlatform(cfg))
+		_ = summary.DescribePlatform(summary.ConfigPlatform(cfg))
 	})
 }
 
@@ -96,12 +97,12 @@ func FuzzSummarize(f *testing.F) {
 		if err != nil || m.manifest == nil {
 			return
 		}
-		cfg, err := parseConfig(configJSON)
+		cfg, err := summary.ParseConfig(configJSON)
 		if err != nil {
 			return
 		}
 		var s Summary
-		summarize(&s, m.manifest, cfg)
+		summary.Fill(&s, m.manifest, cfg)
 		checkSummary(t, &s, m.manifest)
 	})
 }

@@ -3,8 +3,9 @@ package manifests
 import (
 	"context"
 	"errors"
-	"fmt"
 
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/session"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/summary"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
@@ -54,7 +55,7 @@ func prepare(ctx context.Context, o Options) (*resolver, context.Context, contex
 		o.Timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	ctx, obs := withObservation(ctx, o.observer())
+	ctx, obs := session.WithObservation(ctx, o.observer())
 	return &resolver{opts: o, ref: ref, want: want, obs: obs}, ctx, cancel, nil
 }
 
@@ -92,7 +93,7 @@ func Platforms(ctx context.Context, o Options) ([]IndexEntry, error) {
 		return nil, err
 	}
 	if top.index != nil {
-		entries, _ := indexEntries(top.index)
+		entries, _ := summary.IndexEntries(top.index)
 		return entries, nil
 	}
 	cfg, err := r.config(ctx, top.manifest.Config)
@@ -103,15 +104,6 @@ func Platforms(ctx context.Context, o Options) ([]IndexEntry, error) {
 		OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion,
 		Digest: top.digest.String(), Size: top.size, MediaType: string(top.mediaType),
 	}}, nil
-}
-
-// String renders an entry as the CLI prints it: "os/arch[/variant] digest size".
-func (e IndexEntry) String() string {
-	p := e.OS + "/" + e.Architecture
-	if e.Variant != "" {
-		p += "/" + e.Variant
-	}
-	return fmt.Sprintf("%s %s %d", p, e.Digest, e.Size)
 }
 
 // PlatformDigest returns the digest of the manifest that Resolve would select for
@@ -129,7 +121,7 @@ func PlatformDigest(ctx context.Context, o Options) (string, error) {
 		return "", err
 	}
 	if top.index != nil {
-		_, selectable := indexEntries(top.index)
+		_, selectable := summary.IndexEntries(top.index)
 		i, err := platforms.Select(r.want, selectable)
 		if err != nil {
 			return "", r.platformNotFound(err)

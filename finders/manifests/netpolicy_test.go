@@ -13,8 +13,8 @@ import (
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
-	"github.com/imageconfig/imageconfig-operator/internal/faultproxy"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/faultproxy"
 )
 
 // TestNetworkPolicy shows that a refused host or address receives no connection at

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
@@ -36,15 +38,16 @@ func TestFetchRaw(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(got.Index, want.Index) || !bytes.Equal(got.Manifest, want.Manifest) || !bytes.Equal(got.Config, want.Config) {
-				t.Errorf("FetchRaw differs from the resolution's bytes")
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("FetchRaw differs from the resolution's bytes (-want +got):\n%s", diff)
 			}
 			wantGETs := 1
 			if repo == "raw/multi" {
 				wantGETs = 2
 			}
-			if reg.Log().ManifestGETs() != wantGETs || reg.Log().BlobGETs() != 1 || reg.Log().ManifestHEADs() != 0 {
-				t.Errorf("requests: %d manifest GETs (want %d), %d blob GETs, %d HEADs\n%s", reg.Log().ManifestGETs(), wantGETs, reg.Log().BlobGETs(), reg.Log().ManifestHEADs(), reg.Log())
+			wantCounts := testregistry.Counts{ManifestGETs: wantGETs, BlobGETs: 1}
+			if diff := cmp.Diff(wantCounts, reg.Log().Counts(), cmpopts.IgnoreFields(testregistry.Counts{}, "Pings", "Tokens")); diff != "" {
+				t.Errorf("request counts (-want +got):\n%s\n%s", diff, reg.Log())
 			}
 		})
 	}

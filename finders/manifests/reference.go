@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
+	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
 // isDockerHub reports whether a registry, as written, names Docker Hub; empty does.
@@ -151,4 +152,21 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// Requested returns what o asks for, without any request: the canonical
+// reference, such as "index.docker.io/library/nginx:1.27", and the platform
+// normalised the way selection sees it, as os/architecture[/variant] ("linux/arm64"
+// is "linux/arm64/v8"; empty means linux/amd64). The error is an *Error with
+// reason InvalidReference when o does not name an image.
+func Requested(o Options) (imageRef, platform string, err error) {
+	ref, err := parseReference(o)
+	if err != nil {
+		return "", "", err
+	}
+	p := o.Platform
+	if p.OS == "" && p.Architecture == "" {
+		p.OS, p.Architecture = "linux", "amd64"
+	}
+	return ref.canonical, platforms.Normalize(p).String(), nil
 }

@@ -13,12 +13,15 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/session"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/summary"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
@@ -40,7 +43,7 @@ type resolver struct {
 	ref              reference
 	want             platforms.Platform
 	client           *http.Client
-	obs              *observation
+	obs              *session.Observation
 }
 
 // Resolve walks the manifest chain of the image named by o: the tag (or digest),
@@ -99,7 +102,7 @@ func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result
 	var entry *v1.Descriptor
 	if top.index != nil {
 		res.RawIndex = top.raw
-		entries, selectable := indexEntries(top.index)
+		entries, selectable := summary.IndexEntries(top.index)
 		res.Platforms = entries
 		i, err := platforms.Select(r.want, selectable)
 		if err != nil {
@@ -114,7 +117,7 @@ func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result
 		if manifest.index != nil {
 			return nil, newError(Unsupported, nil, "unsupported: index entry %s of %s is itself an index", d.Digest, r.ref.describe())
 		}
-		res.Platform = entryPlatform(d).String()
+		res.Platform = summary.EntryPlatform(d).String()
 	}
 	res.ManifestDigest = manifest.digest.String()
 	res.ConfigDigest = manifest.manifest.Config.Digest.String()
@@ -131,24 +134,24 @@ func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result
 		if err := r.checkSinglePlatform(cfg); err != nil {
 			return nil, err
 		}
-		res.Platform = configPlatform(cfg).String()
+		res.Platform = summary.ConfigPlatform(cfg).String()
 	}
 	res.RawConfig = raw
 	res.RawManifest = manifest.raw
-	summarize(&res.Summary, manifest.manifest, cfg)
-	res.BaseImage = baseImage(manifest.manifest, entry, cfg)
+	summary.Fill(&res.Summary, manifest.manifest, cfg)
+	res.BaseImage = summary.Base(manifest.manifest, entry, cfg)
 	return res, nil
 }
 
 // checkSinglePlatform checks that a single-platform image is built for the
 // requested platform, by the same rules as an index entry.
 func (r *resolver) checkSinglePlatform(cfg *v1.ConfigFile) error {
-	got := configPlatform(cfg)
+	got := summary.ConfigPlatform(cfg)
 	if _, err := platforms.Select(r.want, []platforms.Entry{{Platform: got, HasPlatform: true}}); err != nil {
 		return &Error{
 			Reason:    PlatformMismatch,
-			Message:   oneLine(fmt.Sprintf("%s is a single-platform image for %s, not %s", r.ref.describe(), describePlatform(got), describePlatform(r.want))),
-			Available: []string{describePlatform(got)},
+			Message:   oneLine(fmt.Sprintf("%s is a single-platform image for %s, not %s", r.ref.describe(), summary.DescribePlatform(got), summary.DescribePlatform(r.want))),
+			Available: []string{summary.DescribePlatform(got)},
 		}
 	}
 	return nil
@@ -175,7 +178,7 @@ func (r *resolver) reusable(prev *Result) *Result {
 			MediaType:   e.MediaType,
 		}
 		if e.Attestation {
-			entries[i].Annotations = map[string]string{attestationTypeAnnotation: attestationManifest}
+			entries[i].Annotations = map[string]string{summary.AttestationTypeAnnotation: summary.AttestationManifest}
 		}
 	}
 	i, err := platforms.Select(r.want, entries)
@@ -192,13 +195,13 @@ func (r *resolver) platformNotFound(err error) error {
 	}
 	e := &Error{Reason: PlatformNotFound, Err: err}
 	for _, p := range nf.Available {
-		e.Available = append(e.Available, describePlatform(p))
+		e.Available = append(e.Available, summary.DescribePlatform(p))
 	}
-	e.Message = fmt.Sprintf("%s has no image for platform %s", r.ref.describe(), describePlatform(r.want))
+	e.Message = fmt.Sprintf("%s has no image for platform %s", r.ref.describe(), summary.DescribePlatform(r.want))
 	if len(e.Available) == 0 {
 		e.Message += "; the index has no selectable platforms"
 	} else {
-		e.Message += "; available: " + joinPlatforms(e.Available)
+		e.Message += "; available: " + strings.Join(e.Available, ", ")
 	}
 	// The platforms come from the registry and may hold newlines.
 	e.Message = oneLine(e.Message)
@@ -372,7 +375,7 @@ func (r *resolver) config(ctx context.Context, d v1.Descriptor) (*v1.ConfigFile,
 
 // parseConfigBlob parses the config blob d.
 func (r *resolver) parseConfigBlob(raw []byte, d v1.Descriptor) (*v1.ConfigFile, error) {
-	cfg, err := parseConfig(raw)
+	cfg, err := summary.ParseConfig(raw)
 	if err != nil {
 		return nil, newError(InvalidManifest, err, "config blob %s of %s is invalid: %v", d.Digest, r.ref.describe(), err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/imageconfig/imageconfig-operator/finders/cache"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/flight"
 )
 
 // Shared resolves images for many callers, so that objects naming the same image
@@ -37,7 +38,7 @@ type Shared struct {
 	sessions *Sessions
 	now      func() time.Time
 
-	flights group
+	flights flight.Group
 
 	mu   sync.Mutex
 	tags map[string]tagEntry
@@ -172,7 +173,7 @@ func (c *sharedCall) tag(ctx context.Context, havePrevious bool) (*tagAnswer, er
 	r.opts.observer().CacheLookup("tags", false)
 	useHead := havePrevious || known
 	asked := c.s.now()
-	v, err := c.s.flights.do(ctx, "tag|"+tk, r.opts.Timeout, func(ctx context.Context) (any, error) {
+	v, err := coalesce(ctx, &c.s.flights, "tag|"+tk, r.opts.Timeout, func(ctx context.Context) (any, error) {
 		// A flight that ended between the lookup above and this one answered
 		// after this caller asked: that answer is fresh enough.
 		c.s.mu.Lock()
@@ -262,7 +263,7 @@ func (c *sharedCall) fetchManifest(ctx context.Context, identifier string, expec
 		return c.checkDeclared(f, identifier, declared)
 	}
 	r.opts.observer().CacheLookup("content", false)
-	v, err := c.s.flights.do(ctx, "manifest|"+c.key+"|"+k, r.opts.Timeout, func(ctx context.Context) (any, error) {
+	v, err := coalesce(ctx, &c.s.flights, "manifest|"+c.key+"|"+k, r.opts.Timeout, func(ctx context.Context) (any, error) {
 		if f := c.cachedManifest(k, *expect); f != nil {
 			return f, nil // stored by a flight that ended after the lookup above
 		}
@@ -319,7 +320,7 @@ func (c *sharedCall) fetchConfig(ctx context.Context, d v1.Descriptor) ([]byte, 
 		return raw, nil
 	}
 	r.opts.observer().CacheLookup("content", false)
-	v, err := c.s.flights.do(ctx, "config|"+c.key+"|"+k+"|"+strconv.FormatInt(d.Size, 10), r.opts.Timeout, func(ctx context.Context) (any, error) {
+	v, err := coalesce(ctx, &c.s.flights, "config|"+c.key+"|"+k+"|"+strconv.FormatInt(d.Size, 10), r.opts.Timeout, func(ctx context.Context) (any, error) {
 		if _, raw, ok := c.s.content.Lookup(k); ok && int64(len(raw)) == d.Size {
 			return raw, nil // stored by a flight that ended after the lookup above
 		}

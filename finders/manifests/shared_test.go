@@ -5,20 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
-	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 )
 
 // fakeClock is a settable clock.
@@ -71,8 +71,9 @@ func resolveAll(t *testing.T, s *manifests.Shared, opts []manifests.Options) []*
 	return out
 }
 
-func counts(log *testregistry.RequestLog) []int {
-	return []int{log.Pings(), log.Tokens(), log.ManifestGETs(), log.BlobGETs(), log.ManifestHEADs()}
+// counts is the log's counts in the order [pings tokens manifestGETs blobGETs HEADs].
+func counts(pings, tokens, manifestGETs, blobGETs, heads int) testregistry.Counts {
+	return testregistry.Counts{Pings: pings, Tokens: tokens, ManifestGETs: manifestGETs, BlobGETs: blobGETs, ManifestHEADs: heads}
 }
 
 // TestSharedOneTag: 20 objects on one tag cost one handshake and three GETs on
@@ -95,8 +96,8 @@ func TestSharedOneTag(t *testing.T) {
 
 	res := resolveAll(t, s, opts)
 	log := reg.Log()
-	if got := counts(log); !slices.Equal(got, []int{1, 1, 2, 1, 0}) {
-		t.Fatalf("first resolution of 20: [pings tokens manifestGETs blobGETs HEADs] = %v, want [1 1 2 1 0]\n%s", got, log)
+	if diff := cmp.Diff(counts(1, 1, 2, 1, 0), log.Counts()); diff != "" {
+		t.Fatalf("first resolution of 20: request counts (-want +got):\n%s\n%s", diff, log)
 	}
 	for _, r := range res {
 		if r.Digest != index.String() || r.ManifestDigest != mustDigest(t, images["linux/arm/v7"]) || r.Config == nil || r.Platform != "linux/arm/v7" {
@@ -115,8 +116,8 @@ func TestSharedOneTag(t *testing.T) {
 		log.Reset()
 		clock.Add(time.Minute) // past the window
 		again := resolveAll(t, s, opts)
-		if got := counts(log); !slices.Equal(got, []int{0, 0, 0, 0, 1}) {
-			t.Fatalf("round %d: %v, want exactly one HEAD\n%s", round, got, log)
+		if diff := cmp.Diff(counts(0, 0, 0, 0, 1), log.Counts()); diff != "" {
+			t.Fatalf("round %d: exactly one HEAD (-want +got):\n%s\n%s", round, diff, log)
 		}
 		checked := clock.Now()
 		for _, r := range again {
@@ -144,8 +145,8 @@ func TestSharedOneTag(t *testing.T) {
 	if _, err := s.Resolve(context.Background(), forced); err != nil {
 		t.Fatal(err)
 	}
-	if got := counts(log); !slices.Equal(got, []int{0, 0, 0, 0, 1}) {
-		t.Fatalf("forced: %v, want one HEAD\n%s", got, log)
+	if diff := cmp.Diff(counts(0, 0, 0, 0, 1), log.Counts()); diff != "" {
+		t.Fatalf("forced: one HEAD (-want +got):\n%s\n%s", diff, log)
 	}
 
 	// The tag moves: one HEAD, then the new index, manifest and config, once for all.
@@ -158,8 +159,8 @@ func TestSharedOneTag(t *testing.T) {
 			t.Fatalf("after the move: unchanged=%v digest=%s, want %s", r.Unchanged, r.Digest, newDigest)
 		}
 	}
-	if got := counts(log); !slices.Equal(got, []int{0, 0, 2, 1, 1}) {
-		t.Fatalf("after the move: %v, want [0 0 2 1 1]\n%s", got, log)
+	if diff := cmp.Diff(counts(0, 0, 2, 1, 1), log.Counts()); diff != "" {
+		t.Fatalf("after the move: request counts (-want +got):\n%s\n%s", diff, log)
 	}
 }
 
@@ -185,8 +186,8 @@ func TestSharedPlatformsShareTheIndex(t *testing.T) {
 	if log.Count("GET", "/v2/some/repo/manifests/1.0") != 1 {
 		t.Errorf("index GETs by tag = %d, want 1\n%s", log.Count("GET", "/v2/some/repo/manifests/1.0"), log)
 	}
-	if got := counts(log); !slices.Equal(got, []int{1, 1, 3, 2, 0}) {
-		t.Fatalf("two platforms: %v, want [1 1 3 2 0]\n%s", got, log)
+	if diff := cmp.Diff(counts(1, 1, 3, 2, 0), log.Counts()); diff != "" {
+		t.Fatalf("two platforms: request counts (-want +got):\n%s\n%s", diff, log)
 	}
 	if res[0].Platform != "linux/amd64" || res[1].Platform != "linux/arm64/v8" || res[0].ConfigDigest == res[1].ConfigDigest {
 		t.Errorf("platforms = %s %s", res[0].Platform, res[1].Platform)
@@ -213,8 +214,8 @@ func TestSharedManyTags(t *testing.T) {
 	}
 	res := resolveAll(t, s, opts)
 	log := reg.Log()
-	if got := counts(log); !slices.Equal(got, []int{1, 1, 2 * tags, tags, 0}) {
-		t.Fatalf("200 objects over 20 tags: %v, want [1 1 40 20 0]\n%s", got, log)
+	if diff := cmp.Diff(counts(1, 1, 2*tags, tags, 0), log.Counts()); diff != "" {
+		t.Fatalf("200 objects over 20 tags: request counts (-want +got):\n%s\n%s", diff, log)
 	}
 	for i, r := range res {
 		if r.Digest != res[i%tags].Digest || (i >= tags && i%tags != 0 && r.Digest == res[0].Digest) {
@@ -233,8 +234,8 @@ func TestSharedManyTags(t *testing.T) {
 			t.Fatalf("re-check of object %d: unchanged=%v digest=%s, want unchanged %s", i, r.Unchanged, r.Digest, res[i].Digest)
 		}
 	}
-	if got := counts(log); !slices.Equal(got, []int{0, 0, 0, 0, tags}) {
-		t.Fatalf("re-check of 200 objects over 20 tags: %v, want [0 0 0 0 20]\n%s", got, log)
+	if diff := cmp.Diff(counts(0, 0, 0, 0, tags), log.Counts()); diff != "" {
+		t.Fatalf("re-check of 200 objects over 20 tags: request counts (-want +got):\n%s\n%s", diff, log)
 	}
 	for i := range tags {
 		path := "/v2/fleet/app/manifests/v" + string(rune('a'+i))
@@ -350,8 +351,8 @@ func TestSharedByDigest(t *testing.T) {
 	if res[0].Digest != d.String() || res[2].ManifestDigest == "" {
 		t.Fatalf("result = %+v", res[0].Summary)
 	}
-	if got := counts(reg.Log()); !slices.Equal(got, []int{1, 0, 2, 1, 0}) {
-		t.Fatalf("by digest: %v, want [1 0 2 1 0]\n%s", got, reg.Log())
+	if diff := cmp.Diff(counts(1, 0, 2, 1, 0), reg.Log().Counts()); diff != "" {
+		t.Fatalf("by digest: request counts (-want +got):\n%s\n%s", diff, reg.Log())
 	}
 }
 

@@ -42,18 +42,7 @@ func FailRequests(method, pathPattern string, status, n int, header http.Header)
 				w.Header().Add(k, v)
 			}
 		}
-		code := "UNKNOWN"
-		switch status {
-		case http.StatusTooManyRequests:
-			code = "TOOMANYREQUESTS"
-		case http.StatusServiceUnavailable:
-			code = "UNAVAILABLE"
-		case http.StatusUnauthorized:
-			code = "UNAUTHORIZED"
-		case http.StatusForbidden:
-			code = "DENIED"
-		}
-		WriteError(w, status, code, http.StatusText(status))
+		WriteError(w, status, ErrorCode(status), http.StatusText(status))
 		return true
 	}
 }
@@ -69,4 +58,21 @@ func Chain(faults ...Fault) Fault {
 		}
 		return false
 	}
+}
+
+// ErrorCode is the registry error code a registry sends with status, as
+// distribution and Docker Hub do: TOOMANYREQUESTS, UNAVAILABLE, UNAUTHORIZED,
+// DENIED, else UNKNOWN.
+func ErrorCode(status int) string {
+	switch status {
+	case http.StatusTooManyRequests:
+		return "TOOMANYREQUESTS"
+	case http.StatusServiceUnavailable:
+		return "UNAVAILABLE"
+	case http.StatusUnauthorized:
+		return "UNAUTHORIZED"
+	case http.StatusForbidden:
+		return "DENIED"
+	}
+	return "UNKNOWN"
 }

@@ -7,9 +7,12 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// Request is one logged request to a /v2/ path or the token endpoint.
+// Request is one logged request: to a /v2/ path or the token endpoint of a
+// registry, or through the fault proxy.
 type Request struct {
 	// Method is the HTTP method.
 	Method string
@@ -21,8 +24,17 @@ type Request struct {
 	Query string
 	// HasAuth reports whether the request carried an Authorization header.
 	HasAuth bool
-	// Status is the response's status code; set by Record.
+	// Status is the response's status code; set by Record and the fault
+	// proxy, which logs 0 when the connection was cut before a status.
 	Status int
+	// UserAgent is the request's User-Agent header; set by the fault proxy.
+	UserAgent string
+	// Time is when the request arrived; set by the fault proxy.
+	Time time.Time
+	// Fault is the name of the fault proxy's rule that applied, or "".
+	Fault string
+	// BodyBytes counts the response body bytes the fault proxy wrote to the client.
+	BodyBytes int64
 }
 
 // String formats the request as "GET /v2/", or, when Record logged it, as
@@ -43,7 +55,8 @@ type RequestLog struct {
 	reqs []Request
 }
 
-func (l *RequestLog) add(r Request) {
+// Add logs r.
+func (l *RequestLog) Add(r Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.reqs = append(l.reqs, r)
@@ -67,7 +80,7 @@ func (l *RequestLog) Reset() {
 // matches any) and a Path matching pathPattern with path.Match semantics
 // ("*" does not cross "/"), e.g. Count("GET", "/v2/*/*/manifests/*").
 func (l *RequestLog) Count(method, pathPattern string) int {
-	return l.countFunc(func(r Request) bool {
+	return l.CountFunc(func(r Request) bool {
 		if method != "" && method != "*" && r.Method != method {
 			return false
 		}
@@ -76,12 +89,13 @@ func (l *RequestLog) Count(method, pathPattern string) int {
 	})
 }
 
-func (l *RequestLog) countFunc(f func(Request) bool) int {
+// CountFunc returns how many logged requests match; a nil match matches all.
+func (l *RequestLog) CountFunc(match func(Request) bool) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
 	for _, r := range l.reqs {
-		if f(r) {
+		if match == nil || match(r) {
 			n++
 		}
 	}
@@ -91,21 +105,21 @@ func (l *RequestLog) countFunc(f func(Request) bool) int {
 // CountPrefix returns how many logged requests have the given method (""
 // matches any) and a Path that starts with prefix.
 func (l *RequestLog) CountPrefix(method, prefix string) int {
-	return l.countFunc(func(r Request) bool {
+	return l.CountFunc(func(r Request) bool {
 		return (method == "" || r.Method == method) && strings.HasPrefix(r.Path, prefix)
 	})
 }
 
 // Pings returns the number of GET requests to exactly "/v2/".
 func (l *RequestLog) Pings() int {
-	return l.countFunc(func(r Request) bool {
+	return l.CountFunc(func(r Request) bool {
 		return r.Method == http.MethodGet && r.Path == "/v2/"
 	})
 }
 
 // Tokens returns the number of requests (any method) to the token endpoint.
 func (l *RequestLog) Tokens() int {
-	return l.countFunc(func(r Request) bool { return r.Path == TokenPath })
+	return l.CountFunc(func(r Request) bool { return r.Path == TokenPath })
 }
 
 // ManifestGETs returns the number of GET /v2/<name>/manifests/<ref> requests
@@ -127,7 +141,7 @@ func (l *RequestLog) BlobGETs() int {
 }
 
 func (l *RequestLog) countKind(method, kind string) int {
-	return l.countFunc(func(r Request) bool {
+	return l.CountFunc(func(r Request) bool {
 		if r.Method != method {
 			return false
 		}
@@ -155,36 +169,67 @@ func (l *RequestLog) Record(h http.Handler, skip func(*http.Request) bool) http.
 			h.ServeHTTP(w, req)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusWriter{ResponseWriter: w}
 		defer func() {
-			l.add(Request{
+			l.Add(Request{
 				Method: req.Method, Host: req.Host, Path: req.URL.Path, Query: req.URL.RawQuery,
-				HasAuth: req.Header.Get("Authorization") != "", Status: cmp.Or(sw.status, http.StatusOK),
+				HasAuth: req.Header.Get("Authorization") != "", Status: cmp.Or(sw.Status(), http.StatusOK),
 			})
 		}()
 		h.ServeHTTP(sw, req)
 	})
 }
 
-// statusWriter remembers the status code written through it.
-type statusWriter struct {
+// StatusWriter remembers the status code written through it and counts the
+// body bytes; it passes Flush and (through Unwrap) Hijack on.
+type StatusWriter struct {
 	http.ResponseWriter
 	status int
+	n      atomic.Int64
 }
 
-func (w *statusWriter) WriteHeader(code int) {
+// WriteHeader implements http.ResponseWriter.
+func (w *StatusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
+// Write implements http.ResponseWriter.
+func (w *StatusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.n.Add(int64(n))
+	return n, err
 }
 
+// Status is the status code written, or 0 when none was.
+func (w *StatusWriter) Status() int { return w.status }
+
+// Bytes is the number of body bytes written.
+func (w *StatusWriter) Bytes() int64 { return w.n.Load() }
+
 // Flush forwards to the underlying writer when it can flush.
-func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+func (w *StatusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Counts are the request counts that request-economy tests assert, as one
+// value for cmp.Diff.
+type Counts struct {
+	// Pings are GET /v2/ requests.
+	Pings int
+	// Tokens are requests to the token endpoint.
+	Tokens int
+	// ManifestGETs, ManifestHEADs and BlobGETs are requests for manifests and blobs.
+	ManifestGETs, ManifestHEADs, BlobGETs int
+}
+
+// Counts returns the log's counts.
+func (l *RequestLog) Counts() Counts {
+	return Counts{Pings: l.Pings(), Tokens: l.Tokens(), ManifestGETs: l.ManifestGETs(), ManifestHEADs: l.ManifestHEADs(), BlobGETs: l.BlobGETs()}
+}

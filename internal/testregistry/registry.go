@@ -4,9 +4,10 @@
 // (github.com/google/go-containerregistry/pkg/registry) behind an
 // httptest server on 127.0.0.1 and adds:
 //
-//   - an optional Docker-Hub-style bearer token challenge with a token
-//     endpoint on the registry's own host:port (Options.TokenAuth), optionally
-//     requiring HTTP basic credentials to obtain a token (RequireBasic);
+//   - an optional Docker-Hub-style bearer token challenge with the kit's token
+//     issuer (TokenIssuer) on the registry's own host:port (Options.TokenAuth),
+//     optionally requiring HTTP basic credentials to obtain a token (RequireBasic);
+//   - HTTPS with the kit's test CA (Options.TLS, PKI);
 //   - a concurrency-safe request log (Log) for request-economy assertions;
 //   - fault injection (SetFault, FailRequests);
 //   - fixture pushes that bypass auth, faults and the log (PushImage,
@@ -14,13 +15,15 @@
 //     (Image, Index, MultiArch; see fixtures.go).
 //
 // Blobs are stored in one pool shared by all repositories.
+//
+// The kit's other parts share its request log, token issuer and PKI: the
+// reference registry (distribution) in testregistry/refregistry and the
+// fault-injecting proxy in testregistry/faultproxy.
 package testregistry
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -50,7 +53,8 @@ type Options struct {
 	// gets 401 with a WWW-Authenticate: Bearer header whose realm is
 	// URL()+"/token".
 	TokenAuth bool
-	// TLS serves HTTPS (httptest.NewTLSServer) instead of plain HTTP.
+	// TLS serves HTTPS with a server certificate of the kit's test CA (see
+	// PKI) instead of plain HTTP.
 	TLS bool
 }
 
@@ -63,13 +67,11 @@ type Registry struct {
 	blobs     registry.BlobPutHandler
 	log       *RequestLog
 	transport *http.Transport
+	issuer    *TokenIssuer
+	pki       *PKI
 
 	mu        sync.Mutex
 	fault     Fault
-	tokens    map[string]bool
-	basicSet  bool
-	basicUser string
-	basicPass string
 	overrides map[string]rawManifest // key: repo + "|" + ref
 }
 
@@ -97,15 +99,15 @@ func New(t testing.TB, opts Options) *Registry {
 		),
 		blobs:     bp,
 		log:       &RequestLog{},
-		tokens:    map[string]bool{},
+		issuer:    NewTokenIssuer(t, IssuerOptions{Service: Service, Issuer: Service}),
 		overrides: map[string]rawManifest{},
 	}
 	r.srv = httptest.NewUnstartedServer(r)
 	if opts.TLS {
+		r.pki = NewPKI(t)
+		r.srv.TLS = r.pki.ServerConfig(false)
 		r.srv.StartTLS()
-		base := r.srv.Client().Transport.(*http.Transport)
-		r.transport = http.DefaultTransport.(*http.Transport).Clone()
-		r.transport.TLSClientConfig = base.TLSClientConfig.Clone()
+		r.transport = r.pki.Transport(false)
 	} else {
 		r.srv.Start()
 		r.transport = http.DefaultTransport.(*http.Transport).Clone()
@@ -123,18 +125,24 @@ func (r *Registry) Host() string { return r.srv.Listener.Addr().String() }
 // URL returns "http://127.0.0.1:PORT", or "https://..." in TLS mode.
 func (r *Registry) URL() string { return r.srv.URL }
 
-// Client returns httptest's client for the server; in TLS mode it trusts the
-// server's certificate.
-func (r *Registry) Client() *http.Client { return r.srv.Client() }
+// Client returns a client for the server; in TLS mode it trusts the test CA.
+func (r *Registry) Client() *http.Client { return &http.Client{Transport: r.transport} }
+
+// PKI returns the test CA and certificates the registry serves HTTPS with, or
+// nil without Options.TLS.
+func (r *Registry) PKI() *PKI { return r.pki }
 
 // Transport returns a base transport for the registry: a clone of
-// http.DefaultTransport that, in TLS mode, trusts the server's certificate.
+// http.DefaultTransport that, in TLS mode, trusts the test CA.
 // The same transport is returned on every call; its idle connections are
 // closed when the test ends.
 func (r *Registry) Transport() http.RoundTripper { return r.transport }
 
 // Log returns the registry's request log.
 func (r *Registry) Log() *RequestLog { return r.log }
+
+// Issuer returns the registry's token issuer.
+func (r *Registry) Issuer() *TokenIssuer { return r.issuer }
 
 // SetFault replaces the fault injector; nil clears it. It is safe for
 // concurrent use.
@@ -149,13 +157,7 @@ func (r *Registry) SetFault(f Fault) {
 // username/password form fields of an OAuth2 password-grant POST); other
 // token requests get 401. Tokens issued earlier stay valid. It only has an
 // effect with Options.TokenAuth, since otherwise nothing needs a token.
-func (r *Registry) RequireBasic(user, pass string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.basicSet = true
-	r.basicUser = user
-	r.basicPass = pass
-}
+func (r *Registry) RequireBasic(user, pass string) { r.issuer.RequireUser(user, pass) }
 
 // ServeHTTP implements http.Handler. Requests outside /v2/ and /token get 404
 // and are not logged.
@@ -167,7 +169,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.NotFound(w, req)
 		return
 	}
-	r.log.add(Request{
+	r.log.Add(Request{
 		Method:  req.Method,
 		Path:    p,
 		Query:   req.URL.RawQuery,
@@ -182,7 +184,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 
 	if isToken {
-		r.serveToken(w, req)
+		r.issuer.ServeHTTP(w, req)
 		return
 	}
 	if r.opts.TokenAuth && !r.validBearer(req) {
@@ -201,10 +203,7 @@ func (r *Registry) validBearer(req *http.Request) bool {
 	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return false
 	}
-	tok := strings.TrimSpace(h[len(prefix):])
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.tokens[tok]
+	return r.issuer.Valid(strings.TrimSpace(h[len(prefix):]))
 }
 
 // Challenge returns the WWW-Authenticate value the registry sends for an
@@ -228,57 +227,6 @@ func (r *Registry) challenge(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("WWW-Authenticate", r.Challenge(req.Method, req.URL.Path))
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	WriteError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
-}
-
-func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) {
-	var user, pass string
-	var hasCreds bool
-	switch req.Method {
-	case http.MethodGet:
-		user, pass, hasCreds = req.BasicAuth()
-	case http.MethodPost:
-		if err := req.ParseForm(); err != nil {
-			WriteError(w, http.StatusBadRequest, "UNSUPPORTED", "bad form")
-			return
-		}
-		user, pass, hasCreds = req.BasicAuth()
-		if !hasCreds && req.PostForm.Get("grant_type") == "password" {
-			user, pass, hasCreds = req.PostForm.Get("username"), req.PostForm.Get("password"), true
-		}
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		WriteError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "method not allowed")
-		return
-	}
-
-	r.mu.Lock()
-	needBasic, wantUser, wantPass := r.basicSet, r.basicUser, r.basicPass
-	r.mu.Unlock()
-	if needBasic && (!hasCreds || user != wantUser || pass != wantPass) {
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s"`, Service))
-		WriteError(w, http.StatusUnauthorized, "UNAUTHORIZED", "incorrect username or password")
-		return
-	}
-
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		WriteError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
-		return
-	}
-	tok := hex.EncodeToString(b[:])
-	r.mu.Lock()
-	r.tokens[tok] = true
-	r.mu.Unlock()
-
-	body, _ := json.Marshal(map[string]any{
-		"token":        tok,
-		"access_token": tok,
-		"expires_in":   300,
-	})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
 }
 
 // serveOverride answers GET/HEAD for manifests stored by PushRaw that the

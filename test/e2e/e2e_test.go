@@ -46,21 +46,6 @@ func (k kubectl) must(stdin string, args ...string) string {
 	return out
 }
 
-func writeKubeconfig(t *testing.T, env *envtest.Environment, user envtest.User, path string) {
-	t.Helper()
-	u, err := env.AddUser(user, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := u.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 const e2ePassword = "e2e-pw-Vt51mQ"
 
 func TestUserPath(t *testing.T) {
@@ -74,9 +59,7 @@ func TestUserPath(t *testing.T) {
 	env := testenv.Start(t)
 	dir := t.TempDir()
 	admin := kubectl{t, filepath.Join(dir, "admin.kubeconfig")}
-	writeKubeconfig(t, env.Environment, envtest.User{Name: "admin", Groups: []string{"system:masters"}}, admin.kubeconfig)
-	managerKubeconfig := filepath.Join(dir, "manager.kubeconfig")
-	writeKubeconfig(t, env.Environment, envtest.User{Name: "imageconfig-manager"}, managerKubeconfig)
+	testenv.WriteKubeconfig(t, env.Environment, testenv.Admin, admin.kubeconfig)
 
 	// The manager gets exactly the generated role, nothing more.
 	admin.must("", "apply", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
@@ -108,34 +91,14 @@ subjects:
 	defer private.Close()
 
 	probe := testenv.FreeAddr(t)
-	mgr := exec.Command(managerBin, "--allow-insecure-registries", "--health-probe-bind-address="+probe, "--metrics-bind-address=0", "--zap-log-level=debug")
-	mgr.Env = append(os.Environ(), "KUBECONFIG="+managerKubeconfig)
-	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr.Stdout, mgr.Stderr = logFile, logFile
-	if err := mgr.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- mgr.Wait() }()
-	defer func() {
-		_ = mgr.Process.Signal(os.Interrupt)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Logf("the manager exited: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			_ = mgr.Process.Kill()
-			t.Errorf("the manager did not stop within 15s of SIGINT")
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile.Name())
-			t.Logf("manager log:\n%s", b)
-		}
-	}()
+	// The manager runs as its own user, bound to exactly the generated role.
+	mgr := env.StartManager(t, testenv.ManagerOptions{
+		Bin:      managerBin,
+		Args:     []string{"--allow-insecure-registries", "--health-probe-bind-address=" + probe, "--metrics-bind-address=0", "--zap-log-level=debug"},
+		User:     envtest.User{Name: "imageconfig-manager"},
+		Log:      filepath.Join(dir, "manager.log"),
+		MustStop: true,
+	})
 
 	// healthz and readyz answer.
 	deadline := time.Now().Add(30 * time.Second)
@@ -332,7 +295,7 @@ spec:
 	checkDogfoodImage(t, admin, ns)
 
 	// The manager never needed more than its role: no permission errors in its log.
-	b, _ := os.ReadFile(logFile.Name())
+	b, _ := os.ReadFile(mgr.Log)
 	if strings.Contains(string(b), "forbidden") {
 		t.Errorf("the manager hit a permission error with the generated role:\n%s", b)
 	}

@@ -18,12 +18,11 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
-	"github.com/imageconfig/imageconfig-operator/internal/faultproxy"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/faultproxy"
 )
 
 // Lease settings of the failover test: a takeover must come within
@@ -45,8 +44,6 @@ func TestLeaderFailover(t *testing.T) {
 	}
 	env := testenv.Start(t)
 	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "admin.kubeconfig")
-	writeKubeconfig(t, env.Environment, envtest.User{Name: "admin", Groups: []string{"system:masters"}}, kubeconfig)
 	ctx := context.Background()
 	c := env.Client
 
@@ -58,36 +55,14 @@ func TestLeaderFailover(t *testing.T) {
 
 	start := func(name string) (*exec.Cmd, <-chan error) {
 		t.Helper()
-		cmd := exec.Command(managerBin, "--leader-elect", "--leader-elect-namespace=default",
-			"--leader-elect-lease-duration="+failoverLease.String(), "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms",
-			"--user-agent="+name, "--allow-insecure-registries", "--metrics-bind-address=0", "--health-probe-bind-address="+testenv.FreeAddr(t))
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-		logFile, err := os.Create(filepath.Join(dir, name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(os.Interrupt)
-			select {
-			case err := <-exited:
-				if err != nil {
-					t.Logf("%s exited: %v", cmd.Path, err)
-				}
-			case <-time.After(15 * time.Second):
-				_ = cmd.Process.Kill()
-			}
-			if t.Failed() {
-				b, _ := os.ReadFile(logFile.Name())
-				t.Logf("%s log:\n%s", name, b)
-			}
+		m := env.StartManager(t, testenv.ManagerOptions{
+			Bin: managerBin,
+			Args: []string{"--leader-elect", "--leader-elect-namespace=default",
+				"--leader-elect-lease-duration=" + failoverLease.String(), "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms",
+				"--user-agent=" + name, "--allow-insecure-registries", "--metrics-bind-address=0", "--health-probe-bind-address=" + testenv.FreeAddr(t)},
+			Log: filepath.Join(dir, name+".log"),
 		})
-		return cmd, exited
+		return m.Cmd, m.Exited
 	}
 	create := func(name, repo string) {
 		t.Helper()

@@ -175,7 +175,7 @@ func TestInstallManifests(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = env.Stop() })
 	k := kubectl{t, filepath.Join(dir, "admin.kubeconfig")}
-	writeKubeconfig(t, env, envtest.User{Name: "admin", Groups: []string{"system:masters"}}, k.kubeconfig)
+	testenv.WriteKubeconfig(t, env, testenv.Admin, k.kubeconfig)
 
 	t.Run("install.yaml", func(t *testing.T) {
 		b, err := os.ReadFile(installer)

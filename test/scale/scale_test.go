@@ -24,7 +24,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,13 +41,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
-	"github.com/imageconfig/imageconfig-operator/internal/refregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 )
 
 func envInt(t *testing.T, name string, def int) int {
@@ -299,20 +297,6 @@ func TestScale(t *testing.T) {
 		t.Fatal("the benchmark's informer did not sync")
 	}
 
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	u, err := env.Environment.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := u.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
 	args := []string{"--allow-insecure-registries", "--health-probe-bind-address=" + testenv.FreeAddr(t), "--metrics-bind-address=0"}
 	args = append(args, strings.Fields(os.Getenv("MANAGER_ARGS"))...)
 
@@ -333,30 +317,10 @@ func TestScale(t *testing.T) {
 	writes0 := w.writes.Load()
 	apiWrites0, apiRefused0 := statusWrites(t, env.Config)
 	cpuAPI0, cpuEtcd0 := cpuSeconds(apiserverPID), cpuSeconds(etcdPID)
-	mgr := exec.Command(managerBin, args...)
-	mgr.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	logFile, err := os.Create(filepath.Join(testenv.RepoRoot(), "bin", "bench-scale-manager.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	mgr.Stdout, mgr.Stderr = logFile, logFile
 	mgrStart := time.Now()
-	if err := mgr.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := mgr.Process.Pid
-	stopManager := sync.OnceFunc(func() {
-		_ = mgr.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = mgr.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = mgr.Process.Kill()
-		}
-	})
-	defer stopManager()
+	mgr := env.StartManager(t, testenv.ManagerOptions{Bin: managerBin, Args: args,
+		Log: filepath.Join(testenv.RepoRoot(), "bin", "bench-scale-manager.log")})
+	pid := mgr.Cmd.Process.Pid
 
 	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
 		go profile(t, args, prof)
@@ -416,7 +380,7 @@ func TestScale(t *testing.T) {
 	etcdBytes := storedBytes(t, env.Config, ns, 1000)
 
 	// The write floor: the same writes as the first pass, without the manager.
-	stopManager()
+	mgr.Stop()
 	wfloor := writeFloor(t, env.Config, env.Scheme, ns, floorN, qps, burst)
 	wfloorS := wfloor.Seconds() * float64(n) / float64(max(floorN, 1))
 	t.Logf("write floor: %d whole-status patches in %s", floorN, wfloor.Round(time.Millisecond))

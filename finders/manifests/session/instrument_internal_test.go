@@ -1,9 +1,11 @@
-package manifests
+package session
 
 import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestParseRateLimit(t *testing.T) {
@@ -39,8 +41,11 @@ func TestParseRateLimit(t *testing.T) {
 				h.Set("Docker-RateLimit-Source", tt.source)
 			}
 			got, ok := parseRateLimit(h, now)
-			if ok != tt.ok || got != tt.want {
-				t.Errorf("parseRateLimit = %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
+			if ok != tt.ok {
+				t.Errorf("parseRateLimit ok = %v, want %v", ok, tt.ok)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("parseRateLimit (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package manifests
+package session
 
 import "time"
 
@@ -7,7 +7,7 @@ import "time"
 // callers: host only, never repository, tag or credentials.
 //
 // The manager implements it with Prometheus collectors (controllers/metrics.go);
-// the CLI leaves Options.Observer nil.
+// the CLI leaves manifests.Options.Observer nil.
 type Observer interface {
 	// RegistryRequest is called once per HTTP request sent to a registry or to its
 	// token endpoint: host is the request's host (with port), method the HTTP
@@ -40,17 +40,17 @@ type RateLimitInfo struct {
 	ObservedAt time.Time `json:"observedAt"`
 }
 
-// nopObserver is used when Options.Observer is nil.
-type nopObserver struct{}
+// nop is the Observer of a resolution that has none.
+type nop struct{}
 
-func (nopObserver) RegistryRequest(string, string, string, time.Duration) {}
-func (nopObserver) RateLimit(string, RateLimitInfo)                       {}
-func (nopObserver) CacheLookup(string, bool)                              {}
+func (nop) RegistryRequest(string, string, string, time.Duration) {}
+func (nop) RateLimit(string, RateLimitInfo)                       {}
+func (nop) CacheLookup(string, bool)                              {}
 
-// observer returns o.Observer, or one that does nothing.
-func (o Options) observer() Observer {
-	if o.Observer == nil {
-		return nopObserver{}
+// OrNop returns o, or an Observer that does nothing when o is nil.
+func OrNop(o Observer) Observer {
+	if o == nil {
+		return nop{}
 	}
-	return o.Observer
+	return o
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	regtoken "github.com/distribution/distribution/v3/registry/auth/token"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
 
 // StartCDN runs a plain-HTTP blob server on "http://localhost:PORT" (a DNS
@@ -62,7 +62,7 @@ func (r *Registry) serveCDN(w http.ResponseWriter, req *http.Request) {
 	case HtpasswdTLS:
 		in.SetBasicAuth(AdminUser, AdminPassword)
 	case TokenAuth:
-		tok, err := r.issuer.mint(AdminUser, []*regtoken.ResourceActions{{
+		tok, err := r.issuer.Mint(AdminUser, []testregistry.Access{{
 			Type: "repository", Name: repo, Actions: []string{"pull"},
 		}})
 		if err != nil {

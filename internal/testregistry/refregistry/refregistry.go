@@ -3,9 +3,10 @@
 //
 // Three set-ups are supported: an anonymous plain-HTTP registry, an htpasswd
 // (basic auth) registry over TLS, and a registry protected by Docker-Hub-style
-// bearer tokens from an in-process token issuer. Every request the code under
-// test makes to the registry and to the token issuer is recorded in a
-// RequestLog.
+// bearer tokens from an in-process token issuer. The test CA, the token issuer
+// and the request log are the kit's own (testregistry.PKI, TokenIssuer,
+// RequestLog): every request the code under test makes to the registry and to
+// the token issuer is recorded in one log.
 //
 // The first call to Start silences the standard logrus logger, which the
 // registry logs through.
@@ -14,8 +15,6 @@ package refregistry
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -35,6 +34,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/crypto/bcrypt"
 
@@ -108,10 +108,11 @@ type Registry struct {
 	tls     bool
 	mtls    bool
 	host    string
-	pki     *testPKI
+	pki     *testregistry.PKI
 	log     *RequestLog
 	app     http.Handler // the distribution App, without logging or redirects
-	issuer  *tokenIssuer
+	issuer  *testregistry.TokenIssuer
+	realm   string
 	users   map[string]string
 	marker  string // value of internalHeader on the package's own requests
 	mu      sync.Mutex
@@ -176,7 +177,7 @@ func Start(t testing.TB, opts Options) *Registry {
 	}
 	r.users[AdminUser] = AdminPassword
 	if useTLS {
-		r.pki = newPKI(t)
+		r.pki = testregistry.NewPKI(t)
 	}
 
 	dir := t.TempDir()
@@ -201,12 +202,12 @@ func Start(t testing.TB, opts Options) *Registry {
 			"path":  path,
 		}}
 	case TokenAuth:
-		r.issuer = startIssuer(t, r, dir)
+		bundle := r.startIssuer(t, dir)
 		cfg.Auth = configuration.Auth{"token": configuration.Parameters{
-			"realm":          r.issuer.realm,
+			"realm":          r.realm,
 			"service":        tokenService,
 			"issuer":         tokenIssuerName,
-			"rootcertbundle": r.issuer.bundlePath,
+			"rootcertbundle": bundle,
 		}}
 	}
 
@@ -217,7 +218,7 @@ func Start(t testing.TB, opts Options) *Registry {
 	srv := httptest.NewUnstartedServer(record(r.log, r.marker, http.HandlerFunc(r.serveRegistry)))
 	srv.Config.ErrorLog = discardLogger
 	if useTLS {
-		srv.TLS = r.pki.serverConfig(opts.RequireClientCert)
+		srv.TLS = r.pki.ServerConfig(opts.RequireClientCert)
 		srv.StartTLS()
 	} else {
 		srv.Start()
@@ -240,7 +241,7 @@ func (r *Registry) CAPEM() []byte {
 	if r.pki == nil {
 		return nil
 	}
-	return append([]byte(nil), r.pki.caPEM...)
+	return append([]byte(nil), r.pki.CAPEM...)
 }
 
 // ClientCertPEM returns a client certificate and its private key (PEM),
@@ -249,7 +250,7 @@ func (r *Registry) ClientCertPEM() (cert, key []byte) {
 	if r.pki == nil {
 		return nil, nil
 	}
-	return append([]byte(nil), r.pki.clientCertPEM...), append([]byte(nil), r.pki.clientKeyPEM...)
+	return append([]byte(nil), r.pki.ClientCertPEM...), append([]byte(nil), r.pki.ClientKeyPEM...)
 }
 
 // Log returns the log of every request to the registry and to the token
@@ -258,19 +259,14 @@ func (r *Registry) Log() *RequestLog { return r.log }
 
 // TokenRealm returns the token issuer URL
 // ("http(s)://localhost:PORT/token") in TokenAuth mode, "" otherwise.
-func (r *Registry) TokenRealm() string {
-	if r.issuer == nil {
-		return ""
-	}
-	return r.issuer.realm
-}
+func (r *Registry) TokenRealm() string { return r.realm }
 
 // Tokens returns every token the issuer handed out over HTTP, oldest first.
 func (r *Registry) Tokens() []string {
 	if r.issuer == nil {
 		return nil
 	}
-	return r.issuer.issued()
+	return r.issuer.Tokens()
 }
 
 // Push writes idx to repo:tag with admin credentials.
@@ -331,17 +327,10 @@ func (r *Registry) adminTransport() *http.Transport {
 }
 
 func (r *Registry) newAdminTransport() *http.Transport {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if r.pki != nil {
-		pool := x509.NewCertPool()
-		pool.AddCert(r.pki.caCert)
-		tr.TLSClientConfig = &tls.Config{
-			RootCAs:      pool,
-			Certificates: []tls.Certificate{r.pki.client},
-			MinVersion:   tls.VersionTLS12,
-		}
+		return r.pki.Transport(true)
 	}
-	return tr
+	return http.DefaultTransport.(*http.Transport).Clone()
 }
 
 // markTransport tags the package's own requests so they are not logged.
@@ -350,6 +339,7 @@ type markTransport struct {
 	inner  http.RoundTripper
 }
 
+// RoundTrip implements http.RoundTripper.
 func (m *markTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set(internalHeader, m.marker)
@@ -448,4 +438,54 @@ func randomHex(t testing.TB, n int) string {
 		t.Fatalf("refregistry: random: %v", err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// startIssuer runs the kit's token issuer for r on another loopback port (TLS
+// when r.tls), sets r.realm and writes the signing certificate to dir for the
+// registry's rootcertbundle, whose path it returns.
+func (r *Registry) startIssuer(t testing.TB, dir string) string {
+	t.Helper()
+	r.issuer = testregistry.NewTokenIssuer(t, testregistry.IssuerOptions{
+		Service: tokenService,
+		Issuer:  tokenIssuerName,
+		Users:   r.users,
+		Grant:   grant,
+	})
+	bundle := filepath.Join(dir, "token-root.pem")
+	if err := os.WriteFile(bundle, r.issuer.BundlePEM(), 0o600); err != nil {
+		t.Fatalf("refregistry: write token root bundle: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(record(r.log, r.marker, r.issuer))
+	srv.Config.ErrorLog = discardLogger
+	scheme := "http"
+	if r.tls {
+		srv.TLS = r.pki.ServerConfig(false)
+		srv.StartTLS()
+		scheme = "https"
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	// The realm is on a DNS name: go-containerregistry refuses a realm on a
+	// private IP literal other than the registry's own host:port.
+	_, port, _ := strings.Cut(srv.Listener.Addr().String(), ":")
+	r.realm = scheme + "://localhost:" + port + "/token"
+	return bundle
+}
+
+// grant gives the admin every action, anyone pull of public/*, and a known
+// user pull of private/*.
+func grant(user, typ, resource string, actions []string) []string {
+	var granted []string
+	for _, a := range actions {
+		switch {
+		case user == AdminUser:
+			granted = append(granted, a)
+		case typ == "repository" && a == "pull" && strings.HasPrefix(resource, "public/"):
+			granted = append(granted, a)
+		case typ == "repository" && a == "pull" && user != "" && strings.HasPrefix(resource, "private/"):
+			granted = append(granted, a)
+		}
+	}
+	return granted
 }

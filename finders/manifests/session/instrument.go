@@ -1,8 +1,7 @@
-package manifests
+package session
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,12 +9,12 @@ import (
 	"time"
 )
 
-// observation is what one resolution (one call of Resolve, Digest, Platforms or
+// Observation is what one resolution (one call of Resolve, Digest, Platforms or
 // PlatformDigest) observes. It travels in the request context, not in the
 // transport: a session's transport is shared by every resolution that reuses it,
 // so each request reports to the observer and the rate-limit capture of the
 // resolution that sent it.
-type observation struct {
+type Observation struct {
 	observer Observer
 
 	mu        sync.Mutex
@@ -24,14 +23,15 @@ type observation struct {
 
 type observationKey struct{}
 
-// withObservation returns ctx carrying a new observation for o's observer.
-func withObservation(ctx context.Context, o Observer) (context.Context, *observation) {
-	obs := &observation{observer: o}
+// WithObservation returns ctx carrying a new Observation for o; every request
+// sent with ctx through a client of this package reports to it.
+func WithObservation(ctx context.Context, o Observer) (context.Context, *Observation) {
+	obs := &Observation{observer: o}
 	return context.WithValue(ctx, observationKey{}, obs), obs
 }
 
-// lastRateLimit returns a copy of the last rate-limit headers the resolution saw, or nil.
-func (o *observation) lastRateLimit() *RateLimitInfo {
+// LastRateLimit returns a copy of the last rate-limit headers the resolution saw, or nil.
+func (o *Observation) LastRateLimit() *RateLimitInfo {
 	if o == nil {
 		return nil
 	}
@@ -55,7 +55,7 @@ type instrumented struct {
 
 // RoundTrip implements http.RoundTripper.
 func (t *instrumented) RoundTrip(req *http.Request) (*http.Response, error) {
-	obs, _ := req.Context().Value(observationKey{}).(*observation)
+	obs, _ := req.Context().Value(observationKey{}).(*Observation)
 	if obs == nil {
 		return t.inner.RoundTrip(req)
 	}
@@ -119,18 +119,4 @@ func parseQuota(v string) (n int64, window time.Duration, ok bool) {
 		}
 	}
 	return n, window, true
-}
-
-// finish attaches the resolution's last rate-limit headers to its result or error.
-func (r *resolver) finish(res *Result, err error) (*Result, error) {
-	info := r.obs.lastRateLimit()
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) && info != nil {
-			e.RateLimit = info
-		}
-		return nil, err
-	}
-	res.RateLimit = info
-	return res, nil
 }

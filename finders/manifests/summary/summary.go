@@ -1,4 +1,9 @@
-package manifests
+// Package summary reads an image's manifest, index entry and config into the
+// Summary that every surface shows (the status, the CLI, the pages): the
+// build config, the layers joined to the history entries that created them,
+// the index entries, and the declared base image. It makes no request and
+// never fails on odd content: what does not pair is left empty and explained.
+package summary
 
 import (
 	"bytes"
@@ -12,18 +17,21 @@ import (
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
+// The annotation that marks an index entry as an attestation (BuildKit's).
 const (
-	attestationTypeAnnotation = "vnd.docker.reference.type"
-	attestationManifest       = "attestation-manifest"
+	// AttestationTypeAnnotation is the annotation key.
+	AttestationTypeAnnotation = "vnd.docker.reference.type"
+	// AttestationManifest is its value on an attestation manifest.
+	AttestationManifest = "attestation-manifest"
 )
 
-// indexEntries lists every entry of the index for the status, and the view of
+// IndexEntries lists every entry of the index for the status, and the view of
 // each entry that platform selection needs.
-func indexEntries(idx *v1.IndexManifest) ([]IndexEntry, []platforms.Entry) {
+func IndexEntries(idx *v1.IndexManifest) ([]IndexEntry, []platforms.Entry) {
 	entries := make([]IndexEntry, len(idx.Manifests))
 	selectable := make([]platforms.Entry, len(idx.Manifests))
 	for i, d := range idx.Manifests {
-		p := entryPlatform(d)
+		p := EntryPlatform(d)
 		entries[i] = IndexEntry{
 			OS:           p.OS,
 			Architecture: p.Architecture,
@@ -32,7 +40,7 @@ func indexEntries(idx *v1.IndexManifest) ([]IndexEntry, []platforms.Entry) {
 			Digest:       d.Digest.String(),
 			Size:         d.Size,
 			MediaType:    string(d.MediaType),
-			Attestation:  d.Annotations[attestationTypeAnnotation] == attestationManifest,
+			Attestation:  d.Annotations[AttestationTypeAnnotation] == AttestationManifest,
 		}
 		selectable[i] = platforms.Entry{
 			Platform:    p,
@@ -44,19 +52,21 @@ func indexEntries(idx *v1.IndexManifest) ([]IndexEntry, []platforms.Entry) {
 	return entries, selectable
 }
 
-func entryPlatform(d v1.Descriptor) platforms.Platform {
+// EntryPlatform is the platform an index entry declares; zero when it declares none.
+func EntryPlatform(d v1.Descriptor) platforms.Platform {
 	if d.Platform == nil {
 		return platforms.Platform{}
 	}
 	return platforms.Platform{OS: d.Platform.OS, Architecture: d.Platform.Architecture, Variant: d.Platform.Variant, OSVersion: d.Platform.OSVersion}
 }
 
-func configPlatform(cfg *v1.ConfigFile) platforms.Platform {
+// ConfigPlatform is the platform a config blob says the image is built for.
+func ConfigPlatform(cfg *v1.ConfigFile) platforms.Platform {
 	return platforms.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion}
 }
 
-// describePlatform renders a platform for messages, with its OS version when it has one.
-func describePlatform(p platforms.Platform) string {
+// DescribePlatform renders a platform for messages, with its OS version when it has one.
+func DescribePlatform(p platforms.Platform) string {
 	s := p.String()
 	if p.OSVersion != "" {
 		s += " (os.version " + p.OSVersion + ")"
@@ -64,10 +74,8 @@ func describePlatform(p platforms.Platform) string {
 	return s
 }
 
-func joinPlatforms(ps []string) string { return strings.Join(ps, ", ") }
-
-// parseConfig parses a config blob. It is strict only where the summary needs it.
-func parseConfig(raw []byte) (*v1.ConfigFile, error) {
+// ParseConfig parses a config blob. It is strict only where the summary needs it.
+func ParseConfig(raw []byte) (*v1.ConfigFile, error) {
 	cfg, err := v1.ParseConfigFile(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
@@ -75,10 +83,10 @@ func parseConfig(raw []byte) (*v1.ConfigFile, error) {
 	return cfg, nil
 }
 
-// summarize fills the config and layer parts of s from a manifest and its config.
+// Fill fills the config and layer parts of s from a manifest and its config.
 // It never fails: when the config's history does not pair with the manifest's
 // layers, every layer is kept, createdBy is left empty, and LayerHistoryNote says why.
-func summarize(s *Summary, m *v1.Manifest, cfg *v1.ConfigFile) {
+func Fill(s *Summary, m *v1.Manifest, cfg *v1.ConfigFile) {
 	c := cfg.Config
 	bc := &BuildConfig{
 		Created:      timePtr(cfg.Created.Time),

@@ -1,4 +1,4 @@
-package manifests
+package summary
 
 import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -12,7 +12,7 @@ const (
 	BaseDigestAnnotation = "org.opencontainers.image.base.digest"
 )
 
-// baseImage reads the declared base image: from the platform manifest's
+// Base reads the declared base image: from the platform manifest's
 // annotations (where docker-library and buildah put them), else from the index
 // entry's annotations, else from config labels of the same names. Both values
 // come from the first of these that has either, so a name and a digest from two
@@ -20,7 +20,7 @@ const (
 //
 // Which of the image's layers come from the base is not marked: that needs the
 // base's own layer list, another fetch.
-func baseImage(m *v1.Manifest, entry *v1.Descriptor, cfg *v1.ConfigFile) *BaseImage {
+func Base(m *v1.Manifest, entry *v1.Descriptor, cfg *v1.ConfigFile) *BaseImage {
 	sources := make([]map[string]string, 0, 3)
 	if m != nil {
 		sources = append(sources, m.Annotations)

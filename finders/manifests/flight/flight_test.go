@@ -1,4 +1,4 @@
-package manifests
+package flight
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 )
 
 func TestGroupCoalesces(t *testing.T) {
-	var g group
+	var g Group
 	var calls atomic.Int32
 	release := make(chan struct{})
 	fn := func(ctx context.Context) (any, error) {
@@ -21,7 +21,7 @@ func TestGroupCoalesces(t *testing.T) {
 	results := make(chan any, 5)
 	for range 5 {
 		go func() {
-			v, _ := g.do(context.Background(), "k", time.Minute, fn)
+			v, _ := g.Do(context.Background(), "k", time.Minute, fn)
 			results <- v
 		}()
 	}
@@ -43,7 +43,7 @@ func TestGroupCoalesces(t *testing.T) {
 // TestGroupWaiterOutlivesFirstCaller: the first caller's cancellation neither
 // ends the call nor reaches a waiter; the first caller returns at once.
 func TestGroupWaiterOutlivesFirstCaller(t *testing.T) {
-	var g group
+	var g Group
 	release := make(chan struct{})
 	started := make(chan struct{})
 	var callCtxErr atomic.Value
@@ -56,22 +56,22 @@ func TestGroupWaiterOutlivesFirstCaller(t *testing.T) {
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	first := make(chan error, 1)
 	go func() {
-		_, err := g.do(ctx1, "k", time.Minute, fn)
+		_, err := g.Do(ctx1, "k", time.Minute, fn)
 		first <- err
 	}()
 	<-started
 	second := make(chan any, 1)
 	go func() {
-		v, _ := g.do(context.Background(), "k", time.Minute, fn)
+		v, _ := g.Do(context.Background(), "k", time.Minute, fn)
 		second <- v
 	}()
 	time.Sleep(10 * time.Millisecond)
 	cancel1()
 	select {
 	case err := <-first:
-		var e *Error
-		if !errors.As(err, &e) || e.Reason != Unavailable || !errors.Is(err, context.Canceled) {
-			t.Fatalf("first caller: err = %v, want Unavailable wrapping context.Canceled", err)
+		var e *WaitError
+		if !errors.As(err, &e) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("first caller: err = %v, want a *WaitError wrapping context.Canceled", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the cancelled first caller is still waiting")
@@ -86,8 +86,8 @@ func TestGroupWaiterOutlivesFirstCaller(t *testing.T) {
 }
 
 func TestGroupTimeoutBoundsTheCall(t *testing.T) {
-	var g group
-	_, err := g.do(context.Background(), "k", 20*time.Millisecond, func(ctx context.Context) (any, error) {
+	var g Group
+	_, err := g.Do(context.Background(), "k", 20*time.Millisecond, func(ctx context.Context) (any, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	})
@@ -97,7 +97,7 @@ func TestGroupTimeoutBoundsTheCall(t *testing.T) {
 }
 
 func TestGroupPanicReleasesWaiters(t *testing.T) {
-	var g group
+	var g Group
 	release := make(chan struct{})
 	fn := func(context.Context) (any, error) {
 		<-release
@@ -106,7 +106,7 @@ func TestGroupPanicReleasesWaiters(t *testing.T) {
 	errs := make(chan error, 3)
 	for range 3 {
 		go func() {
-			_, err := g.do(context.Background(), "k", time.Minute, fn)
+			_, err := g.Do(context.Background(), "k", time.Minute, fn)
 			errs <- err
 		}()
 	}
@@ -123,7 +123,7 @@ func TestGroupPanicReleasesWaiters(t *testing.T) {
 		}
 	}
 	// The key is free again.
-	v, err := g.do(context.Background(), "k", time.Minute, func(context.Context) (any, error) { return 1, nil })
+	v, err := g.Do(context.Background(), "k", time.Minute, func(context.Context) (any, error) { return 1, nil })
 	if err != nil || v != 1 {
 		t.Fatalf("after the panic: %v %v", v, err)
 	}

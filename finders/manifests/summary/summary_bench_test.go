@@ -1,4 +1,4 @@
-package manifests
+package summary
 
 import (
 	"encoding/json"
@@ -37,12 +37,12 @@ func BenchmarkSummarize(b *testing.B) {
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
-		c, err := parseConfig(raw)
+		c, err := ParseConfig(raw)
 		if err != nil {
 			b.Fatal(err)
 		}
 		var s Summary
-		summarize(&s, m, c)
+		Fill(&s, m, c)
 		if s.LayerCount != layers || s.LayerHistoryNote != "" {
 			b.Fatalf("%d layers, note %q", s.LayerCount, s.LayerHistoryNote)
 		}

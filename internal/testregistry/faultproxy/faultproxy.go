@@ -1,9 +1,10 @@
 // Package faultproxy is a reverse proxy for tests that sits in front of a registry
-// (internal/testregistry, internal/refregistry or the demo registry) and applies
+// (internal/testregistry, its refregistry or the demo registry) and applies
 // per-request faults: statuses, hanging and trickling bodies, resets mid-body,
 // rewritten bodies and headers, redirects, oversized bodies, random failures. It
 // logs every request with its User-Agent, the fault applied and the body bytes
-// written, so that tests can bound requests per attempt and bytes read.
+// written, so that tests can bound requests per attempt and bytes read. The log
+// is the kit's one testregistry.RequestLog, and TLS uses the kit's test CA.
 //
 // The proxy rewrites the backend's URL in WWW-Authenticate to its own, so token
 // requests go through it too. Sink is a listener that only counts connections,
@@ -27,6 +28,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
 
 // Options configure a Proxy.
@@ -34,7 +37,8 @@ type Options struct {
 	// Addr is the address to listen on; empty means 127.0.0.1:0. Any 127.0.0.0/8
 	// address works on Linux, which lets a test deny one loopback address and allow another.
 	Addr string
-	// TLS serves HTTPS with httptest's certificate, valid for 127.0.0.1 and ::1.
+	// TLS serves HTTPS with the kit's test CA (testregistry.PKI): the
+	// certificate is valid for localhost, 127.0.0.1 and ::1.
 	TLS bool
 }
 
@@ -44,27 +48,17 @@ type Proxy struct {
 	backend  *url.URL
 	rp       *httputil.ReverseProxy
 	accepted atomic.Int64
+	log      *testregistry.RequestLog
+	pki      *testregistry.PKI
 
 	mu    sync.Mutex
 	rules []*Rule
-	log   []Request
 }
 
-// Request is one logged request.
-type Request struct {
-	// Method and Path are the request's.
-	Method, Path string
-	// UserAgent is the request's User-Agent header.
-	UserAgent string
-	// Time is when the request arrived.
-	Time time.Time
-	// Fault is the Name of the rule that applied, or "".
-	Fault string
-	// Status is the status code written, or 0 when the connection was cut first.
-	Status int
-	// BodyBytes counts the response body bytes written to the client.
-	BodyBytes int64
-}
+// Request is one logged request (testregistry.Request): its Method, Path,
+// UserAgent, Time, Fault (the name of the rule that applied), Status (0 when
+// the connection was cut first) and BodyBytes written to the client.
+type Request = testregistry.Request
 
 // Fault handles a request instead of the backend. next forwards it to the backend.
 type Fault func(w http.ResponseWriter, r *http.Request, next http.Handler)
@@ -93,7 +87,7 @@ func New(t testing.TB, backend string, opts Options) *Proxy {
 	if err != nil {
 		t.Fatalf("faultproxy: backend %q: %v", backend, err)
 	}
-	p := &Proxy{backend: u}
+	p := &Proxy{backend: u, log: &testregistry.RequestLog{}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
 		ModifyResponse: func(resp *http.Response) error {
@@ -115,6 +109,8 @@ func New(t testing.TB, backend string, opts Options) *Proxy {
 	}
 	p.srv.Listener = &countingListener{Listener: l, n: &p.accepted}
 	if opts.TLS {
+		p.pki = testregistry.NewPKI(t)
+		p.srv.TLS = p.pki.ServerConfig(false)
 		p.srv.StartTLS()
 	} else {
 		p.srv.Start()
@@ -129,14 +125,16 @@ func (p *Proxy) URL() string { return p.srv.URL }
 // Host returns the proxy's "IP:PORT", the registry host to give the finders.
 func (p *Proxy) Host() string { return p.srv.Listener.Addr().String() }
 
-// Transport returns a new base transport that, for a TLS proxy, trusts its certificate.
+// Transport returns a new base transport that, for a TLS proxy, trusts the test CA.
 func (p *Proxy) Transport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	if c, ok := p.srv.Client().Transport.(*http.Transport); ok && c.TLSClientConfig != nil {
-		t.TLSClientConfig = c.TLSClientConfig.Clone()
+	if p.pki != nil {
+		return p.pki.Transport(false)
 	}
-	return t
+	return http.DefaultTransport.(*http.Transport).Clone()
 }
+
+// Log returns the proxy's request log.
+func (p *Proxy) Log() *testregistry.RequestLog { return p.log }
 
 // Accepted returns the number of connections accepted.
 func (p *Proxy) Accepted() int { return int(p.accepted.Load()) }
@@ -154,29 +152,13 @@ func (p *Proxy) SetRules(rules ...Rule) {
 }
 
 // Requests returns a copy of the log.
-func (p *Proxy) Requests() []Request {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]Request(nil), p.log...)
-}
+func (p *Proxy) Requests() []Request { return p.log.Requests() }
 
 // Reset clears the log.
-func (p *Proxy) Reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.log = nil
-}
+func (p *Proxy) Reset() { p.log.Reset() }
 
 // Count returns the number of logged requests for which match is true; nil matches all.
-func (p *Proxy) Count(match func(Request) bool) int {
-	n := 0
-	for _, r := range p.Requests() {
-		if match == nil || match(r) {
-			n++
-		}
-	}
-	return n
-}
+func (p *Proxy) Count(match func(Request) bool) int { return p.log.CountFunc(match) }
 
 // String renders the log, one request a line, for failure messages.
 func (p *Proxy) String() string {
@@ -188,8 +170,9 @@ func (p *Proxy) String() string {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
-	cw := &countingWriter{ResponseWriter: w}
-	entry := Request{Method: req.Method, Path: req.URL.Path, UserAgent: req.UserAgent(), Time: time.Now()}
+	cw := &testregistry.StatusWriter{ResponseWriter: w}
+	entry := Request{Method: req.Method, Host: req.Host, Path: req.URL.Path, Query: req.URL.RawQuery,
+		HasAuth: req.Header.Get("Authorization") != "", UserAgent: req.UserAgent(), Time: time.Now()}
 	var fault Fault
 	p.mu.Lock()
 	for _, r := range p.rules {
@@ -208,10 +191,8 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	} else {
 		p.rp.ServeHTTP(cw, req)
 	}
-	entry.Status, entry.BodyBytes = cw.status, cw.n.Load()
-	p.mu.Lock()
-	p.log = append(p.log, entry)
-	p.mu.Unlock()
+	entry.Status, entry.BodyBytes = cw.Status(), cw.Bytes()
+	p.log.Add(entry)
 }
 
 func (r *Rule) matches(req *http.Request) bool {
@@ -225,33 +206,6 @@ func (r *Rule) matches(req *http.Request) bool {
 	}
 	return r.Times <= 0 || r.applied < r.Times
 }
-
-// countingWriter counts body bytes and keeps the status; it passes Flush and Hijack through.
-type countingWriter struct {
-	http.ResponseWriter
-	status int
-	n      atomic.Int64
-}
-
-func (c *countingWriter) WriteHeader(code int) {
-	if c.status == 0 {
-		c.status = code
-	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
-	}
-	n, err := c.ResponseWriter.Write(b)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-func (c *countingWriter) Flush() { http.NewResponseController(c.ResponseWriter).Flush() }
-
-func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 type countingListener struct {
 	net.Listener
@@ -336,19 +290,10 @@ func (resp *Response) writeHeader(w http.ResponseWriter, r *http.Request) {
 }
 
 // Status answers with code, the extra headers and a registry-style error body
-// whose code is errCode ("" picks one from the status, as registries do).
+// whose code is errCode ("" picks one from the status, testregistry.ErrorCode).
 func Status(code int, errCode string, header http.Header) Fault {
 	if errCode == "" {
-		switch code {
-		case http.StatusTooManyRequests:
-			errCode = "TOOMANYREQUESTS"
-		case http.StatusUnauthorized:
-			errCode = "UNAUTHORIZED"
-		case http.StatusServiceUnavailable:
-			errCode = "UNAVAILABLE"
-		default:
-			errCode = "UNKNOWN"
-		}
+		errCode = testregistry.ErrorCode(code)
 	}
 	body := fmt.Sprintf(`{"errors":[{"code":%q,"message":%q}]}`, errCode, http.StatusText(code))
 	return func(w http.ResponseWriter, r *http.Request, _ http.Handler) {

@@ -1,0 +1,138 @@
+package manifests
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/imageconfig/imageconfig-operator/finders/auth"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/flight"
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/session"
+)
+
+// observer returns o.Observer, or one that does nothing.
+func (o Options) observer() Observer { return session.OrNop(o.Observer) }
+
+// connect runs the authentication handshake once (session.Connect); every
+// later request of this resolution reuses the resulting client and token.
+func (r *resolver) connect(ctx context.Context) error {
+	a, base, key, err := r.identity(ctx)
+	if err != nil {
+		return err
+	}
+	return r.dial(ctx, a, base, key)
+}
+
+// identity resolves the credentials and the base transport of this resolution
+// and names them in a key (session.Key). The key is empty when the credentials
+// cannot be hashed; nothing is then shared.
+func (r *resolver) identity(ctx context.Context) (authn.Authenticator, http.RoundTripper, string, error) {
+	base, err := session.BaseTransport(r.opts.Transport, r.opts.Network)
+	if err != nil {
+		return nil, nil, "", newError(Unsupported, err, "unsupported: %v", err)
+	}
+	r.authSource = auth.Anonymous
+	a, err := r.authenticator(ctx)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	key := session.Key(r.ref.host, r.ref.repo.RepositoryStr(), r.opts.Insecure, a, base, r.opts.UserAgent, r.opts.Network)
+	return a, base, key, nil
+}
+
+// dial sets r.client: a cached session for key, or one from a new handshake.
+// Concurrent handshakes for one key are coalesced.
+func (r *resolver) dial(ctx context.Context, a authn.Authenticator, base http.RoundTripper, key string) error {
+	c, err := r.opts.Sessions.Dial(ctx, key, r.opts.Timeout, r.opts.observer(), func(ctx context.Context) (*http.Client, error) {
+		return r.handshake(ctx, a, base)
+	})
+	r.client = c
+	return waited(err)
+}
+
+// handshake builds an authenticated client: the ping and, for a Bearer challenge, the token.
+func (r *resolver) handshake(ctx context.Context, a authn.Authenticator, base http.RoundTripper) (*http.Client, error) {
+	c, err := session.Connect(ctx, r.ref.repo, a, session.Config{
+		Base:      base,
+		Insecure:  r.opts.Insecure,
+		Network:   r.opts.Network,
+		Backoff:   r.opts.RetryBackoff,
+		UserAgent: r.opts.UserAgent,
+	})
+	if err != nil {
+		return nil, r.classify(err, "/v2/ for the authentication handshake")
+	}
+	return c, nil
+}
+
+// coalesce runs fn once for the concurrent callers of key (flight.Group.Do);
+// a caller that stops waiting gets an Unavailable *Error.
+func coalesce(ctx context.Context, g *flight.Group, key string, timeout time.Duration, fn func(context.Context) (any, error)) (any, error) {
+	v, err := g.Do(ctx, key, timeout, fn)
+	return v, waited(err)
+}
+
+// waited turns a flight's *flight.WaitError (the caller's context ended while it
+// waited for another's call) into an Unavailable *Error; other errors pass.
+func waited(err error) error {
+	if w, ok := err.(*flight.WaitError); ok {
+		return newError(Unavailable, w, "%s", w.Error())
+	}
+	return err
+}
+
+func (r *resolver) authenticator(ctx context.Context) (authn.Authenticator, error) {
+	switch {
+	case r.opts.Auth != nil:
+		r.authSource = "credentials"
+		return r.opts.Auth, nil
+	case r.opts.Keychain != nil:
+		a, err := authn.Resolve(ctx, r.opts.Keychain, r.ref.authRepo)
+		if err != nil {
+			return nil, newError(Unauthorized, err, "cannot read credentials for %s: %v", r.ref.authRepo.RegistryStr(), err)
+		}
+		if a != authn.Anonymous {
+			r.authSource = "keychain"
+		}
+		return a, nil
+	case len(r.opts.Credentials) > 0:
+		a, src, err := r.opts.Credentials.Resolve(r.ref.authRepo)
+		if err != nil {
+			return nil, newError(Unauthorized, err, "cannot read credentials for %s: %v", r.ref.authRepo.RegistryStr(), err)
+		}
+		r.authSource = src
+		return a, nil
+	default:
+		return authn.Anonymous, nil
+	}
+}
+
+// retryAfter is the Retry-After of this resolution's last 429. go-containerregistry
+// retries a 429 and hands back the last response, headers intact.
+func (r *resolver) retryAfter() time.Duration {
+	return parseRetryAfter(r.retryAfterHeader, time.Now())
+}
+
+// noteResponse remembers what a response says about rate limits.
+func (r *resolver) noteResponse(resp *http.Response) {
+	if resp.StatusCode == http.StatusTooManyRequests {
+		r.retryAfterHeader = resp.Header.Get("Retry-After")
+	}
+}
+
+// finish attaches the resolution's last rate-limit headers to its result or error.
+func (r *resolver) finish(res *Result, err error) (*Result, error) {
+	info := r.obs.LastRateLimit()
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && info != nil {
+			e.RateLimit = info
+		}
+		return nil, err
+	}
+	res.RateLimit = info
+	return res, nil
+}
