@@ -23,7 +23,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/cloudauth"
@@ -86,6 +88,13 @@ type ImageConfigReconciler struct {
 	// tlsTransports keeps the transport built from each certSecretRef Secret, by its
 	// resourceVersion, so that connections and sessions are reused.
 	tlsTransports sync.Map // types.NamespacedName -> tlsTransport
+
+	// Issue 18, the layer file index (files.go).
+	// FilesIndexer indexes the layers of objects with spec.files.index; without
+	// it such objects get FilesIndexed=False.
+	FilesIndexer FilesIndexer
+	filesJobs    *filesJobs
+	filesOnce    sync.Once
 }
 
 // SetupOptions tune the controller.
@@ -148,6 +157,8 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 
+	r.collectFiles(obj) // issue 18: a finished layer index, without a registry request
+
 	now := r.now()
 	if wait := r.sched().untilDue(obj, now); wait > 0 {
 		log.V(1).Info("Not due for a re-check", "after", wait)
@@ -203,6 +214,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	recordChange(&obj.Status, prev, after, moveSubject(obj), now)
 	markReady(obj, readyMessage(res))
 	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
+	r.indexFiles(ctx, obj, res, opts) // issue 18: starts indexing a new digest; never changes Ready
 	if err := r.export(ctx, obj, res, opts); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -322,6 +334,7 @@ func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 	case now.Status == metav1.ConditionTrue && was != nil && was.Status == metav1.ConditionFalse:
 		evs = append(evs, transitionEvent{corev1.EventTypeNormal, now.Reason, now.Message})
 	}
+	evs = append(evs, filesEvents(base, obj)...) // issue 18
 	return append(evs, rateLimitEvents(base, obj)...)
 }
 
@@ -383,8 +396,10 @@ func (r *ImageConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts SetupOpt
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("imageconfig-controller")
 	}
+	r.fileJobs().notify = make(chan event.GenericEvent, 1024) // issue 18: objects whose layer index finished
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&imagesv1alpha1.ImageConfig{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, requestedAtChanged))).
+		WatchesRawSource(source.Channel(r.fileJobs().notify, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, RateLimiter: r.limiter}).
 		Named("imageconfig").
 		Complete(r)

@@ -130,6 +130,9 @@ const (
 	// FilesIndexedReason means the layers of status.manifestDigest were indexed.
 	FilesIndexedReason string = "Indexed"
 
+	// FilesIndexingReason means the layers of status.manifestDigest are being indexed.
+	FilesIndexingReason string = "Indexing"
+
 	// LayerDigestMismatchReason means a layer blob or its uncompressed tar did not match
 	// the digest the manifest or the config declares; it is not retried for that digest.
 	LayerDigestMismatchReason string = "LayerDigestMismatch"
@@ -144,6 +147,7 @@ const (
 
 	// FilesIndexFailedReason means indexing failed in another way (the cache, the
 	// manager's set-up); the registry's own failures carry its reasons (Unavailable,
-	// RateLimited, NotFound, Unauthorized).
+	// RateLimited, NotFound, Unauthorized). Failures are tried again at the next
+	// re-check, or at once after a change to the object.
 	FilesIndexFailedReason string = "FilesIndexFailed"
 )

@@ -113,18 +113,28 @@ func ClearFiles(obj *imagesv1alpha1.ImageConfig) {
 	apimeta.RemoveStatusCondition(&obj.Status.Conditions, imagesv1alpha1.FilesIndexedCondition)
 }
 
-// MarkFilesIndexed writes the summary of v, the index of status.manifestDigest,
-// and sets FilesIndexed=True.
-func MarkFilesIndexed(obj *imagesv1alpha1.ImageConfig, v *files.View) {
-	st := FilesSummary(obj.Status.ManifestDigest, v)
-	obj.Status.Files = st
+// MarkFilesIndexed writes st, the FilesSummary of status.manifestDigest's
+// index, and sets FilesIndexed=True.
+func MarkFilesIndexed(obj *imagesv1alpha1.ImageConfig, st *imagesv1alpha1.FilesStatus) {
+	obj.Status.Files = st.DeepCopy()
 	var findings int64
 	for _, f := range st.Findings {
 		findings += f.Count
 	}
 	SetCondition(obj, imagesv1alpha1.FilesIndexedCondition, metav1.ConditionTrue, imagesv1alpha1.FilesIndexedReason,
-		fmt.Sprintf("Indexed %d layers of %s: %d paths, %d findings, %s wasted", len(v.Layers), format.ShortDigest(obj.Status.ManifestDigest),
+		fmt.Sprintf("Indexed %d layers of %s: %d paths, %d findings, %s wasted", len(st.Layers), format.ShortDigest(st.ManifestDigest),
 			st.FileCount, findings, format.Size(st.WastedBytes)))
+}
+
+// MarkFilesIndexing records that the layers of status.manifestDigest are being
+// indexed (FilesIndexed=Unknown), unless the last attempt failed: that verdict
+// stays until the new one, so that a retry that fails the same way writes nothing.
+func MarkFilesIndexing(obj *imagesv1alpha1.ImageConfig) {
+	if c := apimeta.FindStatusCondition(obj.Status.Conditions, imagesv1alpha1.FilesIndexedCondition); c != nil && c.Status == metav1.ConditionFalse {
+		return
+	}
+	SetCondition(obj, imagesv1alpha1.FilesIndexedCondition, metav1.ConditionUnknown, imagesv1alpha1.FilesIndexingReason,
+		"Indexing the layers of "+format.ShortDigest(obj.Status.ManifestDigest))
 }
 
 // MarkFilesFailed records a failed indexing as FilesIndexed=False with a reason
@@ -155,21 +165,6 @@ func FilesReason(err error) string {
 		return string(r)
 	}
 	return imagesv1alpha1.FilesIndexFailedReason
-}
-
-// FilesRetryDue reports whether the last indexing failed in a way that trying
-// again may fix (the registry or the network), so that the object is due again
-// before its interval.
-func FilesRetryDue(obj *imagesv1alpha1.ImageConfig) bool {
-	c := apimeta.FindStatusCondition(obj.Status.Conditions, imagesv1alpha1.FilesIndexedCondition)
-	if c == nil || c.Status != metav1.ConditionFalse || obj.Spec.Files == nil || !obj.Spec.Files.Index {
-		return false
-	}
-	switch c.Reason {
-	case string(manifests.Unavailable), string(manifests.RateLimited), imagesv1alpha1.FilesIndexFailedReason:
-		return true
-	}
-	return false
 }
 
 // FileIndex maps an image's full layer file index to the shape the web UI's

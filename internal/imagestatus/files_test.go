@@ -202,18 +202,19 @@ func TestMarkFiles(t *testing.T) {
 		if obj.Status.Files != nil || obj.Status.ManifestDigest != digestA || obj.Status.Digest != digestB || !apimeta.IsStatusConditionTrue(obj.Status.Conditions, imagesv1alpha1.ReadyCondition) {
 			t.Errorf("status after a failure: files %+v, digests %s %s, conditions %+v", obj.Status.Files, obj.Status.ManifestDigest, obj.Status.Digest, obj.Status.Conditions)
 		}
-		if FilesRetryDue(obj) {
-			t.Errorf("FilesRetryDue = true after InvalidLayer, a terminal failure")
-		}
-		MarkFilesFailed(obj, &transport.Error{StatusCode: http.StatusBadGateway})
-		if !FilesRetryDue(obj) {
-			t.Errorf("FilesRetryDue = false after a 502, want true")
+		MarkFilesIndexing(obj)
+		if c := apimeta.FindStatusCondition(obj.Status.Conditions, imagesv1alpha1.FilesIndexedCondition); c.Status != metav1.ConditionFalse {
+			t.Errorf("a retry replaced the failure with %+v: a retry that fails the same way would write", c)
 		}
 	})
 	t.Run("a success writes the summary and its message", func(t *testing.T) {
 		obj := filesObject(true, nil, nil)
-		MarkFilesIndexed(obj, &files.View{Layers: make([]files.LayerSummary, 2), Files: make([]files.File, 3), WastedBytes: 2048,
-			Findings: findings(files.FindingSetuid, 2)})
+		MarkFilesIndexing(obj)
+		if c := apimeta.FindStatusCondition(obj.Status.Conditions, imagesv1alpha1.FilesIndexedCondition); c == nil || c.Status != metav1.ConditionUnknown || c.Reason != imagesv1alpha1.FilesIndexingReason {
+			t.Errorf("FilesIndexed while indexing = %+v", c)
+		}
+		MarkFilesIndexed(obj, FilesSummary(digestA, &files.View{Layers: make([]files.LayerSummary, 2), Files: make([]files.File, 3), WastedBytes: 2048,
+			Findings: findings(files.FindingSetuid, 2)}))
 		c := apimeta.FindStatusCondition(obj.Status.Conditions, imagesv1alpha1.FilesIndexedCondition)
 		if c == nil || c.Status != metav1.ConditionTrue || c.Message != "Indexed 2 layers of sha256:aaaaaaaaaaaa: 3 paths, 2 findings, 2.0 KiB wasted" {
 			t.Errorf("FilesIndexed = %+v", c)
