@@ -9,8 +9,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	. "github.com/onsi/gomega"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/files"
@@ -259,4 +263,50 @@ func TestFilesIndex(t *testing.T) {
 			t.Errorf("%d GETs on the retry of a remembered failure, want 0:\n%s", n, h.reg.Log())
 		}
 	})
+}
+
+// TestFilesIndexManager runs the controller in a manager: the end of an
+// indexing job queues the object again, and its status gets the summary
+// without waiting for the re-check interval.
+func TestFilesIndexManager(t *testing.T) {
+	env := testenv.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := files.OpenCache(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Finder: RegistryFinder, Recorder: &recorder{}, AllowInsecureRegistries: true,
+		FilesIndexer: &files.Shared{Indexer: &files.Indexer{Cache: cache}}}
+	if err := r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 2}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = mgr.Start(ctx) }()
+
+	reg := testregistry.New(t, testregistry.Options{})
+	img, err := demo.FilesImage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := reg.PushImage(t, demo.FilesRepository, "1.0", img).String()
+	obj := &imagesv1alpha1.ImageConfig{
+		ObjectMeta: metav1.ObjectMeta{Name: "files", Namespace: newNamespace(t, env.Client)},
+		Spec: imagesv1alpha1.ImageConfigSpec{Registry: reg.Host(), Repository: demo.FilesRepository, Tag: "1.0", Insecure: true,
+			Files: &imagesv1alpha1.FilesSpec{Index: true}},
+	}
+	if err := env.Client.Create(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	g := NewWithT(t)
+	g.Eventually(func() string {
+		got := &imagesv1alpha1.ImageConfig{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), got); err != nil || got.Status.Files == nil {
+			return ""
+		}
+		return got.Status.Files.ManifestDigest + " " + filesIndexed(got).Reason
+	}, 30*time.Second, 100*time.Millisecond).Should(Equal(digest + " " + imagesv1alpha1.FilesIndexedReason))
 }
