@@ -5,14 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/files"
@@ -205,4 +209,16 @@ func filesEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 		return []transitionEvent{{corev1.EventTypeNormal, now.Reason, now.Message}}
 	}
 	return nil
+}
+
+// filesRequeueDelay is how long after its indexing job ends an object is
+// queued: time for the informer to see the status that started the job, so the
+// reconcile does not meet a conflict (retried only after RetryBaseDelay).
+const filesRequeueDelay = time.Second
+
+// filesFinished queues the objects of a finished indexing job.
+var filesFinished = handler.Funcs{
+	GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(e.Object)}, filesRequeueDelay)
+	},
 }

@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -399,7 +398,7 @@ func (r *ImageConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts SetupOpt
 	r.fileJobs().notify = make(chan event.GenericEvent, 1024) // issue 18: objects whose layer index finished
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&imagesv1alpha1.ImageConfig{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, requestedAtChanged))).
-		WatchesRawSource(source.Channel(r.fileJobs().notify, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Channel(r.fileJobs().notify, filesFinished)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, RateLimiter: r.limiter}).
 		Named("imageconfig").
 		Complete(r)
