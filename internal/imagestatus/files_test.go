@@ -153,13 +153,13 @@ func TestFilesReason(t *testing.T) {
 	}
 }
 
-func filesObject(index bool, files *imagesv1alpha1.FilesStatus, cond *metav1.ConditionStatus) *imagesv1alpha1.ImageConfig {
+func filesObject(index bool, st *imagesv1alpha1.FilesStatus, cond *metav1.ConditionStatus) *imagesv1alpha1.ImageConfig {
 	obj := &imagesv1alpha1.ImageConfig{}
 	obj.Generation = 2
 	if index {
 		obj.Spec.Files = &imagesv1alpha1.FilesSpec{Index: true}
 	}
-	obj.Status.Digest, obj.Status.ManifestDigest, obj.Status.Files = digestB, digestA, files
+	obj.Status.Digest, obj.Status.ManifestDigest, obj.Status.Files = digestB, digestA, st
 	if cond != nil {
 		SetCondition(obj, imagesv1alpha1.FilesIndexedCondition, *cond, "R", "m")
 	}
@@ -178,7 +178,11 @@ func TestFilesNeeded(t *testing.T) {
 		{"indexed for this manifest", filesObject(true, &imagesv1alpha1.FilesStatus{ManifestDigest: digestA}, &yes), false},
 		{"indexed for an earlier manifest", filesObject(true, &imagesv1alpha1.FilesStatus{ManifestDigest: digestB}, &yes), true},
 		{"the last attempt failed", filesObject(true, nil, &no), true},
-		{"not resolved yet", func() *imagesv1alpha1.ImageConfig { o := filesObject(true, nil, nil); o.Status.ManifestDigest = ""; return o }(), false},
+		{"not resolved yet", func() *imagesv1alpha1.ImageConfig {
+			o := filesObject(true, nil, nil)
+			o.Status.ManifestDigest = ""
+			return o
+		}(), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,9 +197,9 @@ func TestMarkFiles(t *testing.T) {
 	t.Run("a failure keeps the resolution and drops a summary of another manifest", func(t *testing.T) {
 		obj := filesObject(true, &imagesv1alpha1.FilesStatus{ManifestDigest: digestB}, nil)
 		MarkReady(obj, "resolved")
-		MarkFilesFailed(obj, fmt.Errorf("layer 0: %w", &files.FormatError{Layer: digestB, What: "tar", Err: errors.New("bad\x1b[31m header\n")}))
+		MarkFilesFailed(obj, fmt.Errorf("layer 0: %w", &files.FormatError{Layer: digestB, What: "tar", Err: errors.New("bad\x1b[31m header\tdata")}))
 		c := apimeta.FindStatusCondition(obj.Status.Conditions, imagesv1alpha1.FilesIndexedCondition)
-		wantMsg := "Indexing the layers of sha256:aaaaaaaaaaaa failed: layer 0: layer " + digestB + ": invalid tar: bad [31m header"
+		wantMsg := "Indexing the layers of sha256:aaaaaaaaaaaa failed: layer 0: layer " + digestB + ": invalid tar: bad [31m header data"
 		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != imagesv1alpha1.InvalidLayerReason || c.Message != wantMsg || c.ObservedGeneration != 2 {
 			t.Errorf("FilesIndexed = %+v, want False/InvalidLayer/%q", c, wantMsg)
 		}
