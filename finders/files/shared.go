@@ -15,6 +15,9 @@ import (
 // DefaultIndexTimeout bounds one image's indexing by Shared.
 const DefaultIndexTimeout = 10 * time.Minute
 
+// DefaultImageConcurrency is how many images Shared indexes at once.
+const DefaultImageConcurrency = 2
+
 // maxFailures bounds the terminal failures Shared remembers.
 const maxFailures = 1024
 
@@ -43,10 +46,16 @@ type Shared struct {
 	Indexer *Indexer
 	// Timeout bounds one image's indexing; zero is DefaultIndexTimeout.
 	Timeout time.Duration
+	// MaxImages bounds the images indexed at once (each with the Indexer's
+	// Concurrency of layers), so a fleet of new digests does not open a stream
+	// per layer of every image; zero is DefaultImageConcurrency.
+	MaxImages int
 
-	flight singleflight.Group
-	mu     sync.Mutex
-	failed map[string]error
+	flight  singleflight.Group
+	semOnce sync.Once
+	sem     chan struct{}
+	mu      sync.Mutex
+	failed  map[string]error
 	// joined, when set (tests), is called once a caller waits on the flight of digest.
 	joined func(digest string)
 }
@@ -64,6 +73,15 @@ func (s *Shared) Index(ctx context.Context, digest string, fetch func(context.Co
 		timeout = DefaultIndexTimeout
 	}
 	ch := s.flight.DoChan(digest, func() (any, error) {
+		s.semOnce.Do(func() {
+			n := s.MaxImages
+			if n <= 0 {
+				n = DefaultImageConcurrency
+			}
+			s.sem = make(chan struct{}, n)
+		})
+		s.sem <- struct{}{}
+		defer func() { <-s.sem }()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer cancel()
 		v, err := s.index(fctx, digest, fetch)

@@ -3,6 +3,7 @@ package files
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -188,5 +189,46 @@ func TestSharedRemembersTerminalFailures(t *testing.T) {
 	}
 	if s2.failure(f.digest) != nil {
 		t.Errorf("a transient failure was remembered")
+	}
+}
+
+func TestSharedImagesBounded(t *testing.T) {
+	reg := testregistry.New(t, testregistry.Options{})
+	s := newShared(t, t.TempDir())
+	s.MaxImages = 1
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	open, maxOpen := 0, 0
+	var done sync.WaitGroup
+	for i := range 3 {
+		f := newSharedFixture(t, reg, fmt.Sprintf("t%d", i), imageOf(t, []tf{file(fmt.Sprintf("f%d", i), 0o644, "x")}))
+		fetch := f.fetch(t)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			_, err := s.Index(context.Background(), f.digest, func(ctx context.Context) (*Resolution, error) {
+				mu.Lock()
+				open++
+				maxOpen = max(maxOpen, open)
+				mu.Unlock()
+				entered <- struct{}{}
+				<-release
+				mu.Lock()
+				open--
+				mu.Unlock()
+				return fetch(ctx)
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for range 3 {
+		<-entered
+		release <- struct{}{}
+	}
+	done.Wait()
+	if maxOpen != 1 {
+		t.Errorf("%d images indexed at once, want at most MaxImages = 1", maxOpen)
 	}
 }
