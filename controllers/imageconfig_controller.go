@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/cloudauth"
@@ -88,6 +89,13 @@ type ImageConfigReconciler struct {
 	// tlsTransports keeps the transport built from each certSecretRef Secret, by its
 	// resourceVersion, so that connections and sessions are reused.
 	tlsTransports sync.Map // types.NamespacedName -> tlsTransport
+
+	// Issue 18, the layer file index (files.go).
+	// FilesIndexer indexes the layers of objects with spec.files.index; without
+	// it such objects get FilesIndexed=False.
+	FilesIndexer FilesIndexer
+	filesJobs    *filesJobs
+	filesOnce    sync.Once
 }
 
 // SetupOptions tune the controller.
@@ -150,6 +158,8 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 		return ctrl.Result{RequeueAfter: interval}, nil
 	}
 
+	r.collectFiles(obj) // issue 18: a finished layer index, without a registry request
+
 	now := r.now()
 	if wait := r.sched().untilDue(obj, now); wait > 0 {
 		log.V(1).Info("Not due for a re-check", "after", wait)
@@ -205,6 +215,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	imagestatus.RecordChange(&obj.Status, prev, after, imagestatus.MoveSubject(obj.Spec), now)
 	imagestatus.MarkReady(obj, imagestatus.ReadyMessage(res))
 	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
+	r.indexFiles(ctx, obj, res, opts) // issue 18: starts indexing a new digest; never changes Ready
 	if err := r.export(ctx, obj, res, opts); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -347,6 +358,7 @@ func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 	case now.Status == metav1.ConditionTrue && was != nil && was.Status == metav1.ConditionFalse:
 		evs = append(evs, transitionEvent{corev1.EventTypeNormal, now.Reason, now.Message})
 	}
+	evs = append(evs, filesEvents(base, obj)...) // issue 18
 	return append(evs, rateLimitEvents(base, obj)...)
 }
 
@@ -408,8 +420,10 @@ func (r *ImageConfigReconciler) SetupWithManager(mgr ctrl.Manager, opts SetupOpt
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("imageconfig-controller")
 	}
+	r.fileJobs().notify = make(chan event.GenericEvent, 1024) // issue 18: objects whose layer index finished
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&imagesv1alpha1.ImageConfig{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, requestedAtChanged))).
+		WatchesRawSource(source.Channel(r.fileJobs().notify, filesFinished)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, RateLimiter: r.limiter}).
 		Named("imageconfig").
 		Complete(r)

@@ -133,6 +133,11 @@ type ImageConfigSpec struct {
 	// export, when set, writes the resolved bytes to a ConfigMap in this namespace.
 	// +optional
 	Export *ExportSpec `json:"export,omitempty"`
+
+	// files, when files.index is true, indexes the files of the resolved image's
+	// layers (issue 18) and summarises them in status.files.
+	// +optional
+	Files *FilesSpec `json:"files,omitempty"`
 }
 
 // LocalObjectReference names an object in the same namespace.
@@ -313,6 +318,10 @@ type ImageConfigStatus struct {
 	// annotation that the controller acted on.
 	// +optional
 	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
+	// files summarises the layer file index when spec.files.index is true (issue 18).
+	// +optional
+	Files *FilesStatus `json:"files,omitempty"`
 }
 
 // RateLimitStatus is a registry's pull quota, as its rate-limit headers reported it.

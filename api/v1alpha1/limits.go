@@ -34,4 +34,13 @@ const (
 	MaxStringLength = 4096
 	// MinStringLength is the shortest a free-text value is cut to.
 	MinStringLength = 64
+
+	// MaxFileLayers bounds status.files.layers (files_types.go).
+	MaxFileLayers = 256
+	// MaxFindingKinds bounds status.files.findings.
+	MaxFindingKinds = 16
+	// MaxFileExamples bounds status.files.examples.
+	MaxFileExamples = 20
+	// MaxFileExamplePath bounds, in bytes, the path of each of status.files.examples.
+	MaxFileExamplePath = 512
 )

@@ -49,6 +49,9 @@ func TestStatusLimitsMatchCRD(t *testing.T) {
 		"status.config.exposedPorts": imagesv1alpha1.MaxPorts,
 		"status.config.volumes":      imagesv1alpha1.MaxVolumes,
 		"status.config.labels":       imagesv1alpha1.MaxLabels,
+		"status.files.layers":        imagesv1alpha1.MaxFileLayers,
+		"status.files.findings":      imagesv1alpha1.MaxFindingKinds,
+		"status.files.examples":      imagesv1alpha1.MaxFileExamples,
 	}
 	changeLists := 0
 	for path := range got {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/imageconfig/imageconfig-operator/finders/files"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
 	"github.com/imageconfig/imageconfig-operator/internal/ui"
 )
 
@@ -205,12 +206,12 @@ func writeFilesTable(a *app, out filesOutput) error {
 	if out.Layer != nil {
 		t.row("CHANGE", "MODE", "UID/GID", "SIZE", "PATH")
 		for _, c := range out.Changes {
-			t.row(strings.ToUpper(c.Change[:1]), modeString(c.Entry), fmt.Sprintf("%d/%d", c.UID, c.GID), strconv.FormatInt(c.Size, 10), entryName(c.Entry))
+			t.row(strings.ToUpper(c.Change[:1]), c.LongMode(), fmt.Sprintf("%d/%d", c.UID, c.GID), strconv.FormatInt(c.Size, 10), entryName(c.Entry))
 		}
 	} else {
 		t.row("MODE", "UID/GID", "SIZE", "LAYER", "PATH")
 		for _, f := range out.Files {
-			t.row(modeString(f.Entry), fmt.Sprintf("%d/%d", f.UID, f.GID), strconv.FormatInt(f.Size, 10), strconv.Itoa(f.Layer), entryName(f.Entry))
+			t.row(f.LongMode(), fmt.Sprintf("%d/%d", f.UID, f.GID), strconv.FormatInt(f.Size, 10), strconv.Itoa(f.Layer), entryName(f.Entry))
 		}
 	}
 	if err := t.writeTo(a.stdout); err != nil {
@@ -266,45 +267,6 @@ func safeName(s string) string {
 		return strconv.QuoteToASCII(s)
 	}
 	return s
-}
-
-// modeString renders an entry's type and mode as tar tv does, "-rwsr-xr-x";
-// a hard link is "h".
-func modeString(e files.Entry) string {
-	b := []byte("----------")
-	switch e.Type {
-	case files.TypeDir:
-		b[0] = 'd'
-	case files.TypeSymlink:
-		b[0] = 'l'
-	case files.TypeHardlink:
-		b[0] = 'h'
-	case files.TypeChar:
-		b[0] = 'c'
-	case files.TypeBlock:
-		b[0] = 'b'
-	case files.TypeFifo:
-		b[0] = 'p'
-	}
-	for i, c := range "rwxrwxrwx" {
-		if e.Mode&(1<<(8-i)) != 0 {
-			b[i+1] = byte(c)
-		}
-	}
-	special := func(i int, bit files.Mode, c byte) {
-		if e.Mode&bit == 0 {
-			return
-		}
-		if b[i] == 'x' {
-			b[i] = c
-		} else {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	special(3, files.ModeSetuid, 's')
-	special(6, files.ModeSetgid, 's')
-	special(9, files.ModeSticky, 't')
-	return string(b)
 }
 
 // layersView is the layer index that layers --files adds; nil without --files.
@@ -375,36 +337,5 @@ func (s *resolveSource) Files(ctx context.Context, ref, platform string) (*ui.Fi
 	if err != nil {
 		return nil, err
 	}
-	return uiFileIndex(res, v), nil
-}
-
-// uiFileIndex maps a files.View to the UI's FileIndex.
-func uiFileIndex(res *manifests.Result, v *files.View) *ui.FileIndex {
-	out := &ui.FileIndex{ImageRef: res.ImageRef, Platform: res.Platform, WastedBytes: v.WastedBytes,
-		Files: []ui.FileEntry{}, Findings: []ui.FileFinding{}}
-	entry := func(e files.Entry, layer int) ui.FileEntry {
-		return ui.FileEntry{Path: e.Path, Type: string(e.Type), Mode: modeString(e), Size: e.Size, Layer: layer, LinkTarget: e.LinkTarget}
-	}
-	for _, l := range v.Layers {
-		out.Layers = append(out.Layers, ui.FileLayer{Index: l.Index, Digest: l.Digest, Added: l.Added, Modified: l.Modified, Deleted: l.Deleted, WastedBytes: l.WastedBytes})
-	}
-	for _, f := range v.Files {
-		out.Files = append(out.Files, entry(f.Entry, f.Layer))
-	}
-	out.Changes = make([][]ui.FileEntry, len(v.Changes))
-	for i, cs := range v.Changes {
-		for _, c := range cs {
-			e := entry(c.Entry, i)
-			e.Change = c.Change
-			out.Changes[i] = append(out.Changes[i], e)
-		}
-	}
-	for _, f := range v.Findings {
-		by := -1
-		if f.ByLayer != nil {
-			by = *f.ByLayer
-		}
-		out.Findings = append(out.Findings, ui.FileFinding{Kind: f.Kind, Path: f.Path, Layer: f.Layer, Bytes: f.Bytes, ByLayer: by})
-	}
-	return out
+	return imagestatus.FileIndex(res.ImageRef, res.Platform, v), nil
 }

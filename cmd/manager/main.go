@@ -77,6 +77,7 @@ func main() {
 	flag.BoolVar(&objectLevelIdentity, "enable-object-level-workload-identity", false, "Let ImageConfigs with spec.provider aws, gcp or azure name a ServiceAccount whose identity is used: the manager then creates tokens for ServiceAccounts (serviceaccounts/token create, granted by the object-level-workload-identity kustomize component or the chart's workloadIdentity.objectLevel). Off, such objects are not Ready, with reason ObjectLevelWorkloadIdentityDisabled.")
 	flag.StringVar(&userAgent, "user-agent", "imageconfig-operator", "The User-Agent sent to registries.")
 	flag.DurationVar(&statusHeartbeat, "status-heartbeat", controllers.DefaultStatusHeartbeat, "How old status.lastCheckedTime may grow while nothing else changes: a re-check that finds the tag unchanged writes no status until then (at least 10 intervals, plus up to 50% per object). 0 writes it on every check, one status write per object per interval.")
+	filesOpts := bindFilesFlags(flag.CommandLine) // issue 18
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -97,6 +98,11 @@ func main() {
 	network, err := netpolicy.Parse(allowedRegistries, deniedNetworks)
 	if err != nil {
 		log.Error(err, "Invalid network policy")
+		os.Exit(2)
+	}
+	filesIndexer, err := filesOpts.indexer() // issue 18: spec.files.index
+	if err != nil {
+		log.Error(err, "Invalid layer file index flags")
 		os.Exit(2)
 	}
 
@@ -155,6 +161,7 @@ func main() {
 		Finder:          manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(cacheBytes.Value()), Sessions: sessions}),
 		Metrics:         m,
 		StatusHeartbeat: heartbeatOrEveryCheck(statusHeartbeat),
+		FilesIndexer:    filesIndexer,
 	}
 	if err := r.SetupWithManager(mgr, controllers.SetupOptions{MaxConcurrentReconciles: maxConcurrent}); err != nil {
 		log.Error(err, "Unable to create the controller", "controller", "ImageConfig")
@@ -165,7 +172,7 @@ func main() {
 		os.Exit(1)
 	}
 	if uiAddr != "0" && uiAddr != "" {
-		if err := addUI(mgr, uiOptions{Addr: uiAddr, Secure: uiSecure, TLSOpts: tlsOpts}); err != nil {
+		if err := addUI(mgr, uiOptions{Addr: uiAddr, Secure: uiSecure, TLSOpts: tlsOpts, Files: objectFiles{filesIndexer}}); err != nil {
 			log.Error(err, "Unable to set up the web UI", "address", uiAddr)
 			os.Exit(1)
 		}

@@ -22,6 +22,8 @@ type uiOptions struct {
 	Secure bool
 	// TLSOpts are applied to the HTTPS configuration (--enable-http2).
 	TLSOpts []func(*tls.Config)
+	// Files serves the file pages of ImageConfigs with spec.files.index.
+	Files ui.ObjectFileIndexer
 }
 
 // addUI serves the read-only web UI from the manager's informer cache, on every
@@ -44,7 +46,7 @@ func addUI(mgr ctrl.Manager, o uiOptions) error {
 		}
 		src = ui.Authorized{Source: src, Authorizer: authz}
 	}
-	h, err := ui.New(ui.Options{Source: src, Instruction: manifests.DockerfileLine})
+	h, err := ui.New(ui.Options{Source: src, Instruction: manifests.DockerfileLine, ObjectFiles: o.Files})
 	if err != nil {
 		return err
 	}

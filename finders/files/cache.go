@@ -85,25 +85,34 @@ func (c *Cache) Get(d Descriptor) *Layer {
 }
 
 func (c *Cache) read(name string) *Layer {
-	if name == "" {
+	var l Layer
+	if !c.decode(name, &l) {
 		return nil
+	}
+	return &l
+}
+
+// decode reads the gzipped JSON file name into v and renews its use time; a
+// missing or damaged file is a miss.
+func (c *Cache) decode(name string, v any) bool {
+	if name == "" {
+		return false
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return nil
+		return false
 	}
 	defer f.Close()
 	zr, err := gzip.NewReader(f)
 	if err != nil {
-		return nil
+		return false
 	}
-	var l Layer
-	if err := json.NewDecoder(zr).Decode(&l); err != nil {
-		return nil // a damaged file is a miss; Put replaces it
+	if err := json.NewDecoder(zr).Decode(v); err != nil {
+		return false // a damaged file is a miss; Put replaces it
 	}
 	now := c.now()
 	_ = os.Chtimes(name, now, now) // least recently used goes first
-	return &l
+	return true
 }
 
 // Put stores l under its diffID and evicts the least recently used files
@@ -124,15 +133,21 @@ func (c *Cache) put(l *Layer) error {
 	if name == "" {
 		return errors.New("not cacheable")
 	}
+	stored := *l
+	stored.Cached = false
+	return c.write(name, &stored)
+}
+
+// write stores v as gzipped JSON in name (a temporary file renamed), then
+// evicts the least recently used files over the cap.
+func (c *Cache) write(name string, v any) error {
 	tmp, err := os.CreateTemp(c.dir, ".tmp-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
 	zw := gzip.NewWriter(tmp)
-	stored := *l
-	stored.Cached = false
-	if err := json.NewEncoder(zw).Encode(&stored); err != nil {
+	if err := json.NewEncoder(zw).Encode(v); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -199,4 +214,39 @@ func (c *Cache) Size() int64 {
 		return nil
 	})
 	return total
+}
+
+// imageKey names the file of the layer descriptors of the image whose platform
+// manifest is digest, or "" when digest is not a digest.
+func (c *Cache) imageKey(digest string) string {
+	if !digestRE.MatchString(digest) {
+		return ""
+	}
+	return filepath.Join(c.dir, cacheVersion+"-image-"+strings.ReplaceAll(digest, ":", "-")+".json.gz")
+}
+
+// PutImage records the layer descriptors of the image whose platform manifest
+// is digest, so that its index can be merged again from the cached layers
+// (Shared.Cached) without the registry. Like Put, failures are not errors.
+func (c *Cache) PutImage(digest string, ds []Descriptor) {
+	if c == nil {
+		return
+	}
+	name := c.imageKey(digest)
+	if name == "" {
+		return
+	}
+	_ = c.write(name, ds)
+}
+
+// GetImage returns the layer descriptors PutImage recorded for digest, or nil.
+func (c *Cache) GetImage(digest string) []Descriptor {
+	if c == nil {
+		return nil
+	}
+	var ds []Descriptor
+	if !c.decode(c.imageKey(digest), &ds) {
+		return nil
+	}
+	return ds
 }

@@ -1,8 +1,16 @@
 package files
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
 // DigestMismatchError is a layer whose bytes do not match the digest the
@@ -60,3 +68,36 @@ func (e *FormatError) Unwrap() error { return e.Err }
 // ErrRangeIgnored is returned by a BlobSource whose registry answered a Range
 // request with the whole blob.
 var ErrRangeIgnored = errors.New("the registry ignored the Range request")
+
+// RegistryReason maps a registry failure of indexing (a blob request, the
+// handshake, the network policy) to the reason manifests uses for the same
+// failure of a resolution; ok is false for anything else.
+func RegistryReason(err error) (reason manifests.Reason, ok bool) {
+	var me *manifests.Error
+	var te *transport.Error
+	var na *netpolicy.NotAllowedError
+	switch {
+	case errors.As(err, &me):
+		return me.Reason, true
+	case errors.As(err, &na):
+		return manifests.RegistryNotAllowed, true
+	case errors.As(err, &te):
+		switch te.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return manifests.Unauthorized, true
+		case http.StatusNotFound:
+			return manifests.NotFound, true
+		case http.StatusTooManyRequests:
+			return manifests.RateLimited, true
+		}
+		return manifests.Unavailable, true
+	case errors.Is(err, context.DeadlineExceeded), isNetError(err):
+		return manifests.Unavailable, true
+	}
+	return "", false
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
+}

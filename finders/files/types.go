@@ -171,3 +171,42 @@ func (l Limits) withDefaults() Limits {
 	}
 	return l
 }
+
+// LongMode renders the entry's type and mode as tar tv and ls -l do,
+// "-rwsr-xr-x"; a hard link is "h".
+func (e Entry) LongMode() string {
+	b := []byte("----------")
+	switch e.Type {
+	case TypeDir:
+		b[0] = 'd'
+	case TypeSymlink:
+		b[0] = 'l'
+	case TypeHardlink:
+		b[0] = 'h'
+	case TypeChar:
+		b[0] = 'c'
+	case TypeBlock:
+		b[0] = 'b'
+	case TypeFifo:
+		b[0] = 'p'
+	}
+	for i, c := range "rwxrwxrwx" {
+		if e.Mode&(1<<(8-i)) != 0 {
+			b[i+1] = byte(c)
+		}
+	}
+	special := func(i int, bit Mode, c byte) {
+		if e.Mode&bit == 0 {
+			return
+		}
+		if b[i] == 'x' {
+			b[i] = c
+		} else {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	special(3, ModeSetuid, 's')
+	special(6, ModeSetgid, 's')
+	special(9, ModeSticky, 't')
+	return string(b)
+}

@@ -470,7 +470,7 @@ func TestPreviousResult(t *testing.T) {
 }
 
 // controllerOwnedStatusFields are the status fields that are not part of a resolution.
-var controllerOwnedStatusFields = []string{"observedGeneration", "requestedImageRef", "requestedPlatform", "conditions", "lastCheckedTime", "lastChangedTime", "lastChange", "lastHandledReconcileAt", "truncated", "rateLimit"}
+var controllerOwnedStatusFields = []string{"observedGeneration", "requestedImageRef", "requestedPlatform", "conditions", "lastCheckedTime", "lastChangedTime", "lastChange", "lastHandledReconcileAt", "truncated", "rateLimit", "files"}
 
 // jsonFields maps the JSON names of t's fields to their field and tag options.
 func jsonFields(t reflect.Type) map[string]reflect.StructField {

@@ -3,12 +3,14 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/internal/ui"
 )
 
@@ -118,4 +120,117 @@ func TestFilesPage(t *testing.T) {
 	if code, _ := getFiles(t, plain, "ref=x", ""); code != http.StatusNotFound {
 		t.Errorf("a source without files: status %d, want 404", code)
 	}
+}
+
+// objectFiles is an ObjectFileIndexer that answers one index, and records
+// which objects it was asked for.
+type objectFiles struct {
+	idx   *ui.FileIndex
+	asked []string
+}
+
+func (o *objectFiles) ObjectFiles(_ context.Context, obj *imagesv1alpha1.ImageConfig) (*ui.FileIndex, error) {
+	o.asked = append(o.asked, obj.Namespace+"/"+obj.Name+"@"+obj.Status.ManifestDigest)
+	if o.idx == nil {
+		return nil, errors.New("not in the index cache")
+	}
+	return o.idx, nil
+}
+
+func TestObjectFilesPages(t *testing.T) {
+	optedIn := readyObject("team-a", "web")
+	optedIn.Spec.Files = &imagesv1alpha1.FilesSpec{Index: true}
+	hostileName := readyObject("team-a", "evil")
+	hostileName.Spec.Files = &imagesv1alpha1.FilesSpec{Index: true}
+	hostileName.Status.ImageRef = "reg.example/" + hostile
+	plain := readyObject("team-a", "plain")
+	src := fakeSource{items: []ui.Item{{Object: optedIn}, {Object: hostileName}, {Object: plain}}}
+	files := &objectFiles{idx: filesIndex()}
+	h, err := ui.New(ui.Options{Source: src, ObjectFiles: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/namespaces/team-a/imageconfigs/web/files"
+	tests := []struct {
+		name, target string
+		code         int
+		want, not    []string
+	}{
+		{
+			name: "the object page links its files", target: "/namespaces/team-a/imageconfigs/web", code: http.StatusOK,
+			want: []string{`href="` + base + `"`},
+		},
+		{
+			name: "an object without spec.files.index has no link", target: "/namespaces/team-a/imageconfigs/plain", code: http.StatusOK,
+			not: []string{"/files"},
+		},
+		{
+			name: "the tree with provenance layer links", target: base, code: http.StatusOK,
+			want: []string{`href="` + base + `?dir=%2Fetc"><code>etc/</code>`, `href="` + base + `?layer=1">1</a>`, "imageconfig files " + optedIn.Status.ImageRef + " --platform linux/arm64/v8",
+				"deletedButPresent", "/usr/bin/su"},
+		},
+		{
+			name: "a subdirectory", target: base + "?dir=/usr/bin", code: http.StatusOK,
+			want: []string{"--path /usr/bin", "<code>su</code>", `href="` + base + `?dir=%2Fusr">usr</a>`},
+		},
+		{
+			name: "a layer's changeset, hostile names inert", target: base + "?layer=1", code: http.StatusOK,
+			want: []string{"Changeset of layer 1", "<td>deleted</td>", "&lt;script&gt;alert(1)&lt;/script&gt;"},
+			not:  []string{"<script>", "\x1b", "\xff"},
+		},
+		{
+			name: "a hostile image reference is inert in the command", target: "/namespaces/team-a/imageconfigs/evil/files", code: http.StatusOK,
+			want: []string{"&lt;script&gt;alert(1)&lt;/script&gt;"},
+			not:  []string{"<script>", "\x1b", "\xff"},
+		},
+		{name: "an object that does not ask", target: "/namespaces/team-a/imageconfigs/plain/files", code: http.StatusNotFound, want: []string{"spec.files.index"}},
+		{name: "no such object", target: "/namespaces/team-a/imageconfigs/nope/files", code: http.StatusNotFound},
+		{name: "a layer out of range", target: base + "?layer=7", code: http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := get(t, h, http.MethodGet, tt.target)
+			body := rec.Body.String()
+			if rec.Code != tt.code {
+				t.Fatalf("status %d, want %d:\n%s", rec.Code, tt.code, body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(body, n) {
+					t.Errorf("page has %q", n)
+				}
+			}
+		})
+	}
+	if len(files.asked) == 0 || files.asked[0] != "team-a/web@"+optedIn.Status.ManifestDigest {
+		t.Errorf("the indexer was asked for %q", files.asked)
+	}
+
+	t.Run("JSON by Accept", func(t *testing.T) {
+		rec := get(t, h, http.MethodGet, base, "Accept", "application/json")
+		var got ui.FileIndex
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); rec.Code != http.StatusOK || err != nil || len(got.Files) != 4 {
+			t.Errorf("status %d, %v, %d files", rec.Code, err, len(got.Files))
+		}
+	})
+	t.Run("an index not in the cache is a clear error", func(t *testing.T) {
+		h, _ := ui.New(ui.Options{Source: src, ObjectFiles: &objectFiles{}})
+		rec := get(t, h, http.MethodGet, base)
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "not in the index cache") {
+			t.Errorf("status %d: %s", rec.Code, rec.Body.String())
+		}
+	})
+	t.Run("without an indexer there are no file pages", func(t *testing.T) {
+		h, _ := ui.New(ui.Options{Source: src})
+		if rec := get(t, h, http.MethodGet, base); rec.Code != http.StatusNotFound {
+			t.Errorf("status %d, want 404", rec.Code)
+		}
+		if rec := get(t, h, http.MethodGet, "/namespaces/team-a/imageconfigs/web"); strings.Contains(rec.Body.String(), base) {
+			t.Errorf("the object page links files the UI cannot show")
+		}
+	})
 }

@@ -81,6 +81,7 @@ func New(opts Options) (http.Handler, error) {
 	h.mux.HandleFunc("GET /namespaces/{namespace}/imageconfigs/{name}", h.serveObject)
 	h.mux.HandleFunc("GET /image", h.serveResolve)
 	h.mux.HandleFunc("GET /files", h.serveFiles)
+	h.mux.HandleFunc("GET /namespaces/{namespace}/imageconfigs/{name}/files", h.serveObjectFiles) // issue 18
 	h.mux.HandleFunc("GET /static/style.css", serveStylesheet)
 	h.mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, "There is no page "+r.URL.Path+".")
@@ -127,20 +128,26 @@ func (h *Handler) serveFleet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request) {
-	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	if it, ok := h.getObject(w, r, r.PathValue("namespace"), r.PathValue("name")); ok {
+		h.serveItem(w, r, it)
+	}
+}
+
+// getObject gets one ImageConfig from the Source; ok is false when it answered an error.
+func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, ns, name string) (*Item, bool) {
 	it, err := h.opts.Source.Get(r.Context(), ns, name)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		h.fail(w, r, http.StatusNotFound, fmt.Sprintf("There is no ImageConfig %s in namespace %s.", name, ns))
-		return
+		return nil, false
 	case errors.Is(err, ErrForbidden):
 		h.fail(w, r, http.StatusForbidden, "Reading the ImageConfig is not allowed: "+err.Error())
-		return
+		return nil, false
 	case err != nil:
 		h.fail(w, r, http.StatusServiceUnavailable, "Reading the ImageConfig failed: "+err.Error())
-		return
+		return nil, false
 	}
-	h.serveItem(w, r, it)
+	return it, true
 }
 
 func (h *Handler) serveResolve(w http.ResponseWriter, r *http.Request) {

@@ -31,6 +31,8 @@ type imagePage struct {
 	// LastChange and BaseImage are shown when the status has them.
 	LastChange *changeView
 	BaseImage  *baseImageView
+	// FilesURL links the layer file index when the UI has one for this image.
+	FilesURL string
 }
 
 type digestRow struct {
@@ -83,6 +85,8 @@ func (h *Handler) buildImage(it *Item, v url.Values) imagePage {
 	} else {
 		p.Title = p.Image
 	}
+
+	p.FilesURL = h.filesURL(obj, p.Image, p.Platform)
 
 	add := func(name, d, note string, manifest bool) {
 		if d != "" {
@@ -245,4 +249,24 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 			}
 		}
 	}
+}
+
+// filesURL links an object's layer file index (issue 18): the manager's for an
+// ImageConfig with spec.files.index, or /files for an image resolved on demand
+// by a Source that indexes files. Empty when there is none.
+func (h *Handler) filesURL(obj *imagesv1alpha1.ImageConfig, image, platform string) string {
+	if obj.Namespace != "" {
+		if h.opts.ObjectFiles == nil || obj.Spec.Files == nil || !obj.Spec.Files.Index || obj.Status.ManifestDigest == "" {
+			return ""
+		}
+		return objectFilesPath(obj.Namespace, obj.Name)
+	}
+	if _, ok := h.opts.Source.(FileIndexer); !ok || obj.Status.ManifestDigest == "" {
+		return ""
+	}
+	v := url.Values{"ref": {image}}
+	if platform != "" {
+		v.Set("platform", platform)
+	}
+	return "/files?" + v.Encode()
 }

@@ -85,4 +85,7 @@ type Options struct {
 	Now func() time.Time
 	// Title is shown in the header; "imageconfig" when empty.
 	Title string
+	// ObjectFiles, when set, serves the layer file index of ImageConfigs with
+	// spec.files.index (the manager's indexer); nil leaves those pages out.
+	ObjectFiles ObjectFileIndexer
 }
