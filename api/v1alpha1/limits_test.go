@@ -49,6 +49,7 @@ func TestStatusLimitsMatchCRD(t *testing.T) {
 		"status.config.exposedPorts": imagesv1alpha1.MaxPorts,
 		"status.config.volumes":      imagesv1alpha1.MaxVolumes,
 		"status.config.labels":       imagesv1alpha1.MaxLabels,
+		"status.referrers.entries":   imagesv1alpha1.MaxReferrers,
 	}
 	changeLists := 0
 	for path := range got {
