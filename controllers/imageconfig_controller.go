@@ -76,6 +76,9 @@ type ImageConfigReconciler struct {
 	// ObjectLevelWorkloadIdentity allows spec.provider with spec.serviceAccountName:
 	// TokenRequests for the object's ServiceAccount (--enable-object-level-workload-identity).
 	ObjectLevelWorkloadIdentity bool
+	// SupplyChain, when set, re-checks base images and lists what is attached to
+	// digests (supplychain.go); nil disables both.
+	SupplyChain *SupplyChain
 
 	limiter *intervalLimiter
 	// schedule holds the re-check times, in memory.
@@ -109,6 +112,7 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			r.limiter.remove(req)
 			r.credentialFailures.Delete(req.NamespacedName)
 			r.sched().forget(req.NamespacedName)
+			r.SupplyChain.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -202,6 +206,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	}
 	recordChange(&obj.Status, prev, after, moveSubject(obj), now)
 	markReady(obj, readyMessage(res))
+	r.checkSupplyChain(ctx, obj, res, opts)
 	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
 	if err := r.export(ctx, obj, res, opts); err != nil {
 		return ctrl.Result{}, err
@@ -322,7 +327,7 @@ func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 	case now.Status == metav1.ConditionTrue && was != nil && was.Status == metav1.ConditionFalse:
 		evs = append(evs, transitionEvent{corev1.EventTypeNormal, now.Reason, now.Message})
 	}
-	return append(evs, rateLimitEvents(base, obj)...)
+	return append(append(evs, rateLimitEvents(base, obj)...), supplyChainEvents(base, obj)...)
 }
 
 func (r *ImageConfigReconciler) finder() Finder {

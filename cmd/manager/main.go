@@ -155,12 +155,18 @@ func main() {
 		Finder:          manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(cacheBytes.Value()), Sessions: sessions}),
 		Metrics:         m,
 		StatusHeartbeat: heartbeatOrEveryCheck(statusHeartbeat),
+		// Base images re-checked and attachments listed (docs/supplychain.md).
+		SupplyChain: controllers.NewSupplyChain(),
 	}
 	if err := r.SetupWithManager(mgr, controllers.SetupOptions{MaxConcurrentReconciles: maxConcurrent}); err != nil {
 		log.Error(err, "Unable to create the controller", "controller", "ImageConfig")
 		os.Exit(1)
 	}
 	if err := r.RegisterScheduleMetrics(metrics.Registry); err != nil {
+		log.Error(err, "Unable to register the metrics")
+		os.Exit(1)
+	}
+	if err := controllers.RegisterSupplyChainMetrics(metrics.Registry, mgr.GetClient()); err != nil {
 		log.Error(err, "Unable to register the metrics")
 		os.Exit(1)
 	}
