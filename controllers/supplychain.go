@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -78,7 +79,11 @@ func (r *ImageConfigReconciler) checkSupplyChain(ctx context.Context, obj *image
 	}
 	now := r.now()
 	check, err := r.checkBase(ctx, obj, res, opts)
-	imagestatus.ApplyBase(obj, res.BaseImage, check, err, now)
+	if cerr := (*credentialError)(nil); errors.As(err, &cerr) {
+		imagestatus.MarkBaseUnknown(obj, cerr.reason, cerr.msg)
+	} else {
+		imagestatus.ApplyBase(obj, res.BaseImage, check, err, now)
+	}
 	if err != nil {
 		ctrl.LoggerFrom(ctx).V(1).Info("Base image not checked", "error", err.Error())
 	}

@@ -1,6 +1,7 @@
 package imagestatus
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 	"github.com/imageconfig/imageconfig-operator/finders/supplychain"
 )
 
@@ -68,11 +70,12 @@ func ApplyBase(obj *imagesv1alpha1.ImageConfig, declared *manifests.BaseImage, c
 	st := &obj.Status
 	cond := apimeta.FindStatusCondition(st.Conditions, imagesv1alpha1.BaseImageOutdatedCondition)
 	if err != nil {
+		var denied *netpolicy.NotAllowedError
 		switch reason := manifests.ReasonOf(err); {
 		case reason == manifests.InvalidReference:
 			SetCondition(obj, imagesv1alpha1.BaseImageOutdatedCondition, metav1.ConditionUnknown, imagesv1alpha1.InvalidBaseReferenceReason,
 				baseMessage("The base image cannot be checked: "+err.Error()))
-		case reason == manifests.RegistryNotAllowed:
+		case reason == manifests.RegistryNotAllowed, errors.As(err, &denied):
 			SetCondition(obj, imagesv1alpha1.BaseImageOutdatedCondition, metav1.ConditionUnknown, imagesv1alpha1.BaseRegistryNotAllowedReason,
 				baseMessage("The base image cannot be checked: "+err.Error()))
 		case cond == nil || cond.Status == metav1.ConditionUnknown:
@@ -119,6 +122,14 @@ func ApplyBase(obj *imagesv1alpha1.ImageConfig, declared *manifests.BaseImage, c
 	}
 	msg = fmt.Sprintf("%s; first seen %s", baseMessage(msg), now.UTC().Format(time.RFC3339))
 	SetCondition(obj, imagesv1alpha1.BaseImageOutdatedCondition, metav1.ConditionTrue, reason, msg)
+}
+
+// MarkBaseUnknown records that the base image could not be checked for a
+// reason of the object's own making, such as the Secret of
+// spec.baseImage.secretRef missing (reason SecretNotFound or InvalidSecret):
+// BaseImageOutdated is Unknown with that reason and message, and Ready is left alone.
+func MarkBaseUnknown(obj *imagesv1alpha1.ImageConfig, reason, msg string) {
+	SetCondition(obj, imagesv1alpha1.BaseImageOutdatedCondition, metav1.ConditionUnknown, reason, baseMessage("The base image cannot be checked: "+msg))
 }
 
 // BaseMoved reports whether the base check recorded in cur is a move that old

@@ -17,6 +17,7 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 	"github.com/imageconfig/imageconfig-operator/finders/supplychain"
 )
 
@@ -47,6 +48,7 @@ func TestApplyBase(t *testing.T) {
 	byRef := &supplychain.BaseCheck{Name: baseTag, CurrentDigest: baseNew, Outdated: true, Reason: supplychain.ReasonBaseNotInLayers, Message: "base not found in layers"}
 	invalid := &manifests.Error{Reason: manifests.InvalidReference, Err: errors.New(`base image "Not A Ref" does not parse`)}
 	denied := &manifests.Error{Reason: manifests.RegistryNotAllowed, Err: errors.New("registry evil.example is not in --allowed-registries")}
+	policyDenied := &netpolicy.NotAllowedError{Host: "evil.example:5000", Flag: netpolicy.AllowedRegistriesFlag}
 	outage := &manifests.Error{Reason: manifests.Unavailable, Err: errors.New("503 Service Unavailable")}
 
 	type cond struct {
@@ -109,6 +111,11 @@ func TestApplyBase(t *testing.T) {
 		{
 			name: "a denied registry: Unknown, BaseRegistryNotAllowed", declared: declared, err: fmt.Errorf("checking the base: %w", denied),
 			want:     &cond{metav1.ConditionUnknown, imagesv1alpha1.BaseRegistryNotAllowedReason, "The base image cannot be checked: checking the base: " + denied.Error()},
+			wantBase: &imagesv1alpha1.BaseImageStatus{Name: baseTag, Digest: baseOld},
+		},
+		{
+			name: "a host the network policy refuses, unwrapped: Unknown, BaseRegistryNotAllowed", declared: declared, err: fmt.Errorf("base: %w", policyDenied),
+			want:     &cond{metav1.ConditionUnknown, imagesv1alpha1.BaseRegistryNotAllowedReason, "The base image cannot be checked: base: " + policyDenied.Error()},
 			wantBase: &imagesv1alpha1.BaseImageStatus{Name: baseTag, Digest: baseOld},
 		},
 		{
