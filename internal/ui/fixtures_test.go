@@ -54,7 +54,7 @@ func readyObject(ns, name string) imagesv1alpha1.ImageConfig {
 				cond("Ready", metav1.ConditionTrue, "Resolved", "Resolved index.docker.io/library/nginx:1.27 to "+digest('a')+" for linux/arm64/v8"),
 				cond("BaseImageOutdated", metav1.ConditionTrue, "BaseMoved", "Base docker.io/library/debian:bookworm-slim moved from "+digest('f')+" to "+digest('0')+"; first seen 2026-12-01T11:50:00Z"),
 			},
-			ImageRef:   "index.docker.io/library/nginx:1.27", Digest: digest('a'), MediaType: "application/vnd.oci.image.index.v1+json",
+			ImageRef: "index.docker.io/library/nginx:1.27", Digest: digest('a'), MediaType: "application/vnd.oci.image.index.v1+json",
 			ManifestDigest: digest('b'), ConfigDigest: digest('c'), Platform: "linux/arm64/v8",
 			Platforms: []imagesv1alpha1.IndexEntry{
 				{OS: "linux", Architecture: "amd64", Digest: digest('d'), Size: 1234, MediaType: "application/vnd.oci.image.manifest.v1+json"},
