@@ -57,7 +57,7 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // any length costs bounded memory and bytes. A fallback tag that is not an
 // index is skipped, and Notes says so: one bad tag does not hide the rest.
 //
-// Requests counts every registry request made, the handshake included.
+// Requests counts every registry request answered, the handshake included.
 func ListReferrers(ctx context.Context, o ReferrersOptions) (*Referrers, error) {
 	if len(o.Subjects) == 0 {
 		return nil, errors.New("referrers: no subject digest to list referrers for")
@@ -138,15 +138,19 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 	}, nil
 }
 
-// countingTransport counts requests.
+// countingTransport counts the requests the registry answered (a failed
+// connection, such as the HTTPS try of an insecure registry's ping, is not one).
 type countingTransport struct {
 	inner http.RoundTripper
 	n     *atomic.Int64
 }
 
 func (c countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return c.inner.RoundTrip(req)
+	resp, err := c.inner.RoundTrip(req)
+	if err == nil {
+		c.n.Add(1)
+	}
+	return resp, err
 }
 
 func (l *lister) list(ctx context.Context, subjects []v1.Hash, index []byte) (*Referrers, error) {
