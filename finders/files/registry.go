@@ -97,6 +97,10 @@ func NewRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 	}, nil
 }
 
+// Client returns the authenticated client, for other requests to the same
+// repository (its manifests and referrers) through the same handshake.
+func (r *Registry) Client() *http.Client { return r.client }
+
 // guard refuses plain HTTP unless the registry is insecure (go-containerregistry
 // picks HTTP by itself for local addresses), and checks every host against the
 // network policy, redirect targets and token realms included.

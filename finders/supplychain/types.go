@@ -129,6 +129,9 @@ type Referrers struct {
 	IgnoredSubjects int `json:"ignoredSubjects,omitempty"`
 	// Requests counts the registry requests made, for metrics and tests.
 	Requests int `json:"requests"`
+	// Notes say which sources were skipped and why (a fallback tag that is
+	// not an index, a listed referrer that is missing); at most Max of them.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // ReferrersOptions says what to list referrers for.
