@@ -131,9 +131,10 @@ func (s *fleetSim) object(k types.NamespacedName) *imagesv1alpha1.ImageConfig {
 }
 
 // TestBaseFleetHeads: 100 objects on 10 apps over 2 base tags. After the first
-// pass, each interval costs at most one HEAD per base tag (2 in all) and no GET
-// of a base; the attachments are listed in the first pass only (they are due
-// again after 10 intervals), and an unchanged fleet writes no status. Moving
+// pass, each interval costs at most one request per base tag (2 in all), also
+// after a restart spreads the apps over the interval; the attachments are
+// listed in the first pass only (they are due again after 10 intervals, and a
+// restart does not list them again), and an unchanged fleet writes no status. Moving
 // one base tag flips exactly the objects built on it, with one event each, at
 // the next interval.
 func TestBaseFleetHeads(t *testing.T) {
@@ -157,35 +158,49 @@ func TestBaseFleetHeads(t *testing.T) {
 		t.Errorf("no referrers request in the first pass:\n%s", s.reg.Log())
 	}
 
-	// Three steady intervals.
-	for k := range 3 {
-		from := t0.Add(time.Duration(k+1) * interval)
-		s.runUntil(from.Add(interval - time.Nanosecond))
-		to := from.Add(interval)
-		for _, tag := range bases {
-			if n := times.count(http.MethodHead, "/v2/base/os/manifests/"+tag, "", from, to); n > 1 {
-				t.Errorf("interval %d: %d HEADs of base tag %s, want at most 1", k+1, n, tag)
+	// Steady intervals: two after the first pass, where the fleet comes due
+	// together; then a restart, after which the apps come due spread over the
+	// interval by their tags (firstCheckDelay), and three more. Each interval
+	// asks each base tag at most once (after the restart the first ask is a GET:
+	// the new process has no cache), and never lists the attachments again.
+	steady := func(from time.Time, n int, what string) {
+		for k := range n {
+			start := from.Add(time.Duration(k) * interval)
+			end := start.Add(interval)
+			s.runUntil(end.Add(-time.Nanosecond))
+			for _, tag := range bases {
+				if n := times.count("", "/v2/base/os/manifests/"+tag, "", start, end); n > 1 {
+					t.Errorf("%s, interval %d: %d requests for base tag %s, want at most 1", what, k+1, n, tag)
+				}
+			}
+			if n := times.count(http.MethodHead, "/v2/base/", "", start, end) + times.count(http.MethodGet, "/v2/base/os/manifests/", "", start, end); n == 0 || n > len(bases) {
+				t.Errorf("%s, interval %d: %d base manifest requests, want 1 to %d", what, k+1, n, len(bases))
+			}
+			if n := times.count("", "/v2/fleet/app/referrers/", "", start, end) + times.count("", "/v2/fleet/app/", "sha256-", start, end); n != 0 {
+				t.Errorf("%s, interval %d: %d referrers requests, want none before spec.referrers.interval", what, k+1, n)
 			}
 		}
-		if n := times.count(http.MethodHead, "/v2/base/", "", from, to); n == 0 || n > len(bases) {
-			t.Errorf("interval %d: %d base HEADs, want 1 to %d", k+1, n, len(bases))
-		}
-		if n := times.count(http.MethodGet, "/v2/base/", "", from, to); n != 0 {
-			t.Errorf("interval %d: %d base GETs, want none (the content is cached)", k+1, n)
-		}
-		if n := times.count("", "/v2/fleet/app/referrers/", "", from, to) + times.count("", "/v2/fleet/app/", "sha256-", from, to); n != 0 {
-			t.Errorf("interval %d: %d referrers requests, want none before spec.referrers.interval", k+1, n)
-		}
+	}
+	steady(t0.Add(interval), 2, "after the first pass")
+	if n := times.count(http.MethodGet, "/v2/base/", "", t0.Add(time.Second), t0.Add(3*interval)); n != 0 {
+		t.Errorf("%d base GETs after the first pass, want none (the content is cached)", n)
+	}
+	restarted := t0.Add(3 * interval)
+	s.restart()
+	s.r.SupplyChain = NewSupplyChain()
+	steady(restarted, 3, "after a restart")
+	if n := times.count(http.MethodGet, "/v2/base/", "", restarted.Add(interval), restarted.Add(3*interval)); n != 0 {
+		t.Errorf("%d base GETs after the restart's first interval, want none", n)
 	}
 	if w, _, _ := s.totals(); w != 0 {
-		t.Errorf("%d status writes in 3 unchanged intervals, want 0", w)
+		t.Errorf("%d status writes in 5 unchanged intervals and a restart, want 0", w)
 	}
 
 	// Move base tag "12": the objects built on it, and only those, become outdated.
 	moved := baseImage(t, "base 12, patched")
 	s.reg.PushImage(t, "base/os", "12", moved)
 	movedDigest, _ := moved.Digest()
-	from := t0.Add(4 * interval)
+	from := restarted.Add(3 * interval)
 	s.runUntil(from.Add(2 * interval))
 	rec := s.r.Recorder.(*recorder)
 	for _, k := range s.keys {
