@@ -217,8 +217,9 @@ func testBaseCredentials(t *testing.T, env *testenv.Env) {
 	// B is on HTTPS: a base on another registry never inherits the image's spec.insecure.
 	b := refregistry.Start(t, refregistry.Options{Mode: refregistry.TokenAuth, TLS: true, Users: map[string]string{"bob": "bob-secret-42"}})
 	base := baseImage(t, "private base")
-	b.PushImage(t, "base/os", "12", base)
-	a.PushImage(t, "team/app", "1", appOn(t, "private base", "app", b.Host()+"/base/os:12", base))
+	// The reference registry's token issuer lets a known user pull private/*.
+	b.PushImage(t, "private/base", "12", base)
+	a.PushImage(t, "private/app", "1", appOn(t, "private base", "app", b.Host()+"/private/base:12", base))
 	clk := clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	ns := newNamespace(t, env.Client)
 	h := &credHarness{t: t, c: env.Client, ns: ns}
@@ -239,7 +240,7 @@ func testBaseCredentials(t *testing.T, env *testenv.Env) {
 		}
 		return n
 	}
-	spec := imagesv1alpha1.ImageConfigSpec{Registry: a.Host(), Repository: "team/app", Tag: "1", Insecure: true,
+	spec := imagesv1alpha1.ImageConfigSpec{Registry: a.Host(), Repository: "private/app", Tag: "1", Insecure: true,
 		SecretRef: &imagesv1alpha1.LocalObjectReference{Name: "alice"}}
 
 	anon := reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{createImageConfig(t, env.Client, ns, "anonymous-base", spec)})[0]
