@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -301,7 +303,37 @@ func (r *ImageConfigReconciler) fetchReferrers(ctx context.Context, res *manifes
 	}
 	o := opts
 	o.Previous = nil
+	if r.Metrics != nil {
+		// ListReferrers reports only its handshake to the Observer: count every
+		// request at the base transport instead, once each (retries, pings and
+		// token requests included), like the resolutions' requests.
+		o.Observer = nil
+		o.Transport = &observedTransport{inner: o.Transport, m: r.Metrics}
+	}
 	return supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: o, Subjects: subjects, Index: index, Max: imagesv1alpha1.MaxReferrers})
+}
+
+// observedTransport counts each request it sends in the registry metrics, by
+// host, method and status code ("error" when no response came back).
+type observedTransport struct {
+	inner http.RoundTripper
+	m     *Metrics
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *observedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	inner := t.inner
+	if inner == nil {
+		inner = http.DefaultTransport
+	}
+	start := time.Now()
+	resp, err := inner.RoundTrip(req)
+	code := "error"
+	if err == nil {
+		code = strconv.Itoa(resp.StatusCode)
+	}
+	t.m.RegistryRequest(req.URL.Host, req.Method, code, time.Since(start))
+	return resp, err
 }
 
 // sameListing reports whether two listings hold the same entries for the same digest.

@@ -3,12 +3,14 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +34,7 @@ func TestSupplyChain(t *testing.T) {
 	t.Run("base tag moves during the run", func(t *testing.T) { testBaseMoves(t, env) })
 	t.Run("bad base input makes no request", func(t *testing.T) { testBaseBadInput(t, env) })
 	t.Run("base registry credentials", func(t *testing.T) { testBaseCredentials(t, env) })
+	t.Run("referrers on a digest change and on their interval", func(t *testing.T) { testReferrers(t, env) })
 }
 
 // supplyChainReconciler is a reconciler with the shared finder and the
@@ -264,5 +267,96 @@ func testBaseCredentials(t *testing.T, env *testenv.Env) {
 	missing := reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{createImageConfig(t, env.Client, ns, "base-secret-missing", spec)})[0]
 	if c := baseCondition(missing); c == nil || c.Status != metav1.ConditionUnknown || c.Reason != imagesv1alpha1.SecretNotFoundReason || !strings.Contains(c.Message, "spec.baseImage.secretRef") {
 		t.Errorf("with a missing spec.baseImage.secretRef: %s; want BaseImageOutdated=Unknown, SecretNotFound, naming the field", conditionSummary(missing))
+	}
+}
+
+// testReferrers: the attachments are listed in the reconcile that resolves a
+// digest, not on the unchanged re-checks that follow, at once when the tag
+// moves, and again after spec.referrers.interval; every request is counted by
+// imageconfig_registry_requests_total.
+func testReferrers(t *testing.T, env *testenv.Env) {
+	reg := testregistry.New(t, testregistry.Options{})
+	clk := clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
+	ns := newNamespace(t, env.Client)
+	first := testregistry.Image(t, testregistry.ImageSpec{Layers: []string{"signed app"}})
+	d1 := reg.PushImage(t, "team/app", "1", first)
+	reg.PushImage(t, "team/app", testregistry.CosignTag(d1, ".sig"), testregistry.CosignSignature(t, reg.Host()+"/team/app", d1))
+	r := supplyChainReconciler(env, clk)
+	promReg := prometheus.NewRegistry()
+	m, err := NewMetrics(promReg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Metrics = m
+	// counted is the metric's count of the requests the registry answered: the
+	// HTTPS attempt of a ping to this plain-HTTP registry has no answer ("error").
+	counted := func() int {
+		mfs, err := promReg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, mf := range mfs {
+			if mf.GetName() == "imageconfig_registry_requests_total" {
+				for _, c := range mf.GetMetric() {
+					if !slices.ContainsFunc(c.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "code" && l.GetValue() == "error" }) {
+						n += int(c.GetCounter().GetValue())
+					}
+				}
+			}
+		}
+		return n
+	}
+	listings := func() int {
+		n := 0
+		for _, req := range reg.Log().Requests() {
+			if strings.Contains(req.Path, "/referrers/") || strings.Contains(req.Path, "/manifests/sha256-") {
+				n++
+			}
+		}
+		return n
+	}
+	o := createImageConfig(t, env.Client, ns, "app", imagesv1alpha1.ImageConfigSpec{Registry: reg.Host(), Repository: "team/app", Tag: "1", Insecure: true,
+		Interval: &metav1.Duration{Duration: time.Minute}, Referrers: &imagesv1alpha1.ReferrersSpec{Interval: &metav1.Duration{Duration: 5 * time.Minute}}})
+	reconcile := func() *imagesv1alpha1.ImageConfig {
+		t.Helper()
+		reg.Log().Reset()
+		before := counted()
+		got := reconcileAll(t, r, []*imagesv1alpha1.ImageConfig{o})[0]
+		if n, c := len(reg.Log().Requests()), counted()-before; n != c {
+			t.Errorf("the registry served %d requests, the metric counted %d:\n%s", n, c, reg.Log())
+		}
+		return got
+	}
+
+	got := reconcile()
+	rs := got.Status.Referrers
+	if rs == nil || !rs.Signed || rs.Digest != d1.String() || len(rs.Entries) != 1 || rs.Entries[0].Kind != "signature" || rs.Entries[0].Format != "cosign" || rs.Entries[0].Source != "cosignTag" {
+		t.Fatalf("status.referrers = %+v, want the cosign signature of %s", rs, d1)
+	}
+	if listings() == 0 {
+		t.Errorf("no referrers request in the first resolution:\n%s", reg.Log())
+	}
+	clk.Step(2 * time.Minute)
+	if got = reconcile(); listings() != 0 || !got.Status.Referrers.Signed {
+		t.Errorf("an unchanged re-check made %d referrers requests, want 0 (status.referrers %+v):\n%s", listings(), got.Status.Referrers, reg.Log())
+	}
+
+	second := testregistry.Image(t, testregistry.ImageSpec{Layers: []string{"new app"}})
+	d2 := reg.PushImage(t, "team/app", "1", second)
+	clk.Step(2 * time.Minute)
+	got = reconcile()
+	if rs := got.Status.Referrers; listings() == 0 || rs == nil || rs.Digest != d2.String() || rs.Signed || len(rs.Entries) != 0 {
+		t.Errorf("after the tag moved: %d referrers requests, status.referrers %+v; want a listing of %s at once, unsigned", listings(), rs, d2)
+	}
+
+	reg.PushImage(t, "team/app", testregistry.CosignTag(d2, ".sig"), testregistry.CosignSignature(t, reg.Host()+"/team/app", d2))
+	clk.Step(2 * time.Minute)
+	if got = reconcile(); listings() != 0 || got.Status.Referrers.Signed {
+		t.Errorf("2m after the listing: %d referrers requests, signed %v; want none before spec.referrers.interval (5m)", listings(), got.Status.Referrers.Signed)
+	}
+	clk.Step(4 * time.Minute)
+	if got = reconcile(); listings() == 0 || !got.Status.Referrers.Signed {
+		t.Errorf("past spec.referrers.interval: %d referrers requests, status.referrers %+v; want the new signature", listings(), got.Status.Referrers)
 	}
 }
