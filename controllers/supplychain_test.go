@@ -34,7 +34,15 @@ func TestSupplyChain(t *testing.T) {
 	t.Run("base tag moves during the run", func(t *testing.T) { testBaseMoves(t, env) })
 	t.Run("bad base input makes no request", func(t *testing.T) { testBaseBadInput(t, env) })
 	t.Run("base registry credentials", func(t *testing.T) { testBaseCredentials(t, env) })
-	t.Run("referrers on a digest change and on their interval", func(t *testing.T) { testReferrers(t, env) })
+	t.Run("referrers on a digest change and on their interval", func(t *testing.T) { testReferrers(t, env, nil) })
+	t.Run("referrers under the manager's default network policy", func(t *testing.T) {
+		// The manager's default --denied-networks, enforced at dial time on an *http.Transport.
+		policy, err := netpolicy.Parse("", netpolicy.DefaultDeniedNetworks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testReferrers(t, env, policy)
+	})
 }
 
 // supplyChainReconciler is a reconciler with the shared finder and the
@@ -273,8 +281,8 @@ func testBaseCredentials(t *testing.T, env *testenv.Env) {
 // testReferrers: the attachments are listed in the reconcile that resolves a
 // digest, not on the unchanged re-checks that follow, at once when the tag
 // moves, and again after spec.referrers.interval; every request is counted by
-// imageconfig_registry_requests_total.
-func testReferrers(t *testing.T, env *testenv.Env) {
+// imageconfig_registry_requests_total. policy is the manager's network policy.
+func testReferrers(t *testing.T, env *testenv.Env, policy *netpolicy.Policy) {
 	reg := testregistry.New(t, testregistry.Options{})
 	clk := clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	ns := newNamespace(t, env.Client)
@@ -282,6 +290,7 @@ func testReferrers(t *testing.T, env *testenv.Env) {
 	d1 := reg.PushImage(t, "team/app", "1", first)
 	reg.PushImage(t, "team/app", testregistry.CosignTag(d1, ".sig"), testregistry.CosignSignature(t, reg.Host()+"/team/app", d1))
 	r := supplyChainReconciler(env, clk)
+	r.Network = policy
 	promReg := prometheus.NewRegistry()
 	m, err := NewMetrics(promReg)
 	if err != nil {
