@@ -237,7 +237,7 @@ func signDemo(ctx context.Context, addr string, signed v1.ImageIndex, auth authn
 	if err != nil {
 		return err
 	}
-	sig, err := cosignSignature(addr+"/"+SignedRepository, idxDigest)
+	sig, err := cosignSignature(SignedRepository, idxDigest)
 	if err != nil {
 		return err
 	}
