@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -175,4 +177,30 @@ func storedBytes(t *testing.T, cfg *rest.Config, ns string, limit int) int {
 	}
 	slices.Sort(sizes)
 	return sizes[len(sizes)/2]
+}
+
+// profileAPIServer saves a CPU profile of the API server (its /debug/pprof, on
+// by default), taken 2 s from now for seconds: the first pass is bound by the
+// API server's CPU, so SCALE_PPROF profiles it during the floor and the first
+// pass, next to the manager's.
+func profileAPIServer(t *testing.T, cfg *rest.Config, path string, seconds int) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Logf("apiserver pprof: %v", err)
+		return
+	}
+	time.Sleep(2 * time.Second)
+	resp, err := hc.Get(strings.TrimSuffix(cfg.Host, "/") + "/debug/pprof/profile?seconds=" + strconv.Itoa(seconds))
+	if err != nil {
+		t.Logf("apiserver pprof: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Logf("apiserver pprof: %v", err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
 }

@@ -321,6 +321,9 @@ func TestScale(t *testing.T) {
 	// patches fewer objects and scales the time up to N.
 	floorN := min(envInt(t, "SCALE_FLOOR", n), n)
 	qps, burst := managerLimits(args)
+	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
+		go profileAPIServer(t, env.Config, strings.TrimSuffix(prof, ".pprof")+"-apiserver-floor.pprof", 20)
+	}
 	floor := apiserverFloor(t, env.Config, env.Scheme, ns, floorN, qps, burst)
 	floorS := floor.Seconds() * float64(n) / float64(max(floorN, 1))
 	t.Logf("floor: %d bare status patches in %s (qps %g, burst %d, %d at a time)", floorN, floor.Round(time.Millisecond), qps, burst, floorWorkers)
@@ -356,6 +359,7 @@ func TestScale(t *testing.T) {
 
 	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
 		go profile(t, args, prof)
+		go profileAPIServer(t, env.Config, strings.TrimSuffix(prof, ".pprof")+"-apiserver.pprof", 30)
 	}
 
 	wait := max(10*time.Minute, 5*floor*time.Duration(n)/time.Duration(max(floorN, 1)))
