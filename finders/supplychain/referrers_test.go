@@ -169,7 +169,7 @@ func (b countedBody) Read(p []byte) (int, error) {
 }
 
 // bigIndex is a referrers index of real descriptors followed by fake ones, n in all.
-func bigIndex(t *testing.T, real []v1.Descriptor, n int) []byte {
+func bigIndex(t testing.TB, real []v1.Descriptor, n int) []byte {
 	t.Helper()
 	im := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: append([]v1.Descriptor(nil), real...)}
 	for i := len(real); i < n; i++ {
