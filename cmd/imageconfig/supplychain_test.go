@@ -108,8 +108,8 @@ func TestReferrersCommand(t *testing.T) {
 		kinds = append(kinds, e.Kind+"/"+e.Format+"/"+e.Source+"/"+e.Digest)
 	}
 	want := []string{
-		"sbom/spdx/tagSchema/" + sbom.String(),
 		"signature/cosign/cosignTag/" + sig.String(),
+		"sbom/spdx/tagSchema/" + sbom.String(),
 	}
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)

@@ -41,13 +41,14 @@ const (
 // cosignSuffixes are cosign's tag conventions, after sha256-<hex>.
 var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 
-// ListReferrers lists what is attached to o.Subjects, in this order for each
-// subject: the OCI 1.1 referrers API, or its tag-schema fallback (tag
-// sha256-<hex>) when the API answers 404 (or 400/406, as registries without it
-// do); then cosign's tags sha256-<hex>.sig, .att and .sbom (a HEAD each; a
-// missing tag is not an error); then, for all subjects, the BuildKit
-// attestation manifests of o.Index whose vnd.docker.reference.digest is a
-// subject (attestations of the index's other platforms are not listed).
+// ListReferrers lists what is attached to o.Subjects, in this order: cosign's
+// tags sha256-<hex>.sig, .att and .sbom of each subject (a HEAD each; a missing
+// tag is not an error); the BuildKit attestation manifests of o.Index whose
+// vnd.docker.reference.digest is a subject (attestations of the index's other
+// platforms are not listed); then, for each subject, the OCI 1.1 referrers API,
+// or its tag-schema fallback (tag sha256-<hex>) when the API answers 404 (or
+// 400/406, as registries without it do). The bounded sources come first, so
+// that a long referrers list cannot crowd them out.
 //
 // Each entry of a referrers index is fetched by digest (at most
 // MaxReferrerManifestSize, verified against the digest) to classify it and to
@@ -153,17 +154,22 @@ func (c countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return resp, err
 }
 
+// list reads the bounded sources first (cosign's tags, the index's attestation
+// manifests), then the referrers API or its fallback, whose length the registry
+// decides: a long referrers list cannot crowd out a cosign signature.
 func (l *lister) list(ctx context.Context, subjects []v1.Hash, index []byte) (*Referrers, error) {
 	for _, s := range subjects {
-		if err := l.referrers(ctx, s); err != nil {
-			return l.out, err
-		}
 		if err := l.cosignTags(ctx, s); err != nil {
 			return l.out, err
 		}
 	}
 	if err := l.indexAttestations(ctx, subjects, index); err != nil {
 		return l.out, err
+	}
+	for _, s := range subjects {
+		if err := l.referrers(ctx, s); err != nil {
+			return l.out, err
+		}
 	}
 	return l.out, nil
 }

@@ -185,8 +185,9 @@ func bigIndex(t testing.TB, real []v1.Descriptor, n int) []byte {
 }
 
 // TestListReferrersBounded serves a fallback tag index of 10,000 entries, 30 of
-// them real referrers: 20 are kept, Truncated is set, and only the first few
-// kilobytes of the 1.5 MB index are read.
+// them real referrers: 20 are kept, Truncated is set, only the first few
+// kilobytes of the 1.9 MB index are read, and the cosign signature is not
+// crowded out.
 func TestListReferrersBounded(t *testing.T) {
 	reg := testregistry.New(t, testregistry.Options{NoReferrersAPI: true})
 	img := appImage(t, "app")
@@ -200,6 +201,7 @@ func TestListReferrersBounded(t *testing.T) {
 	}
 	body := bigIndex(t, real, 10_000)
 	reg.PushRaw(t, appRepo, testregistry.CosignTag(d, ""), string(types.OCIImageIndex), body)
+	sig := reg.PushImage(t, appRepo, testregistry.CosignTag(d, ".sig"), testregistry.CosignSignature(t, appRepo, d))
 
 	counter := &bodyCounter{inner: reg.Transport()}
 	o := registryOptions(reg, appRepo)
@@ -210,6 +212,9 @@ func TestListReferrersBounded(t *testing.T) {
 	}
 	if len(got.Entries) != supplychain.MaxReferrers || !got.Truncated {
 		t.Errorf("got %d entries, Truncated=%v; want %d, true", len(got.Entries), got.Truncated, supplychain.MaxReferrers)
+	}
+	if len(got.Entries) == 0 || got.Entries[0].Digest != sig.String() || got.Entries[0].Kind != supplychain.KindSignature {
+		t.Errorf("first entry %+v, want the cosign signature %s", got.Entries[0], sig)
 	}
 	// 20 referrer manifests of ~600 bytes, the first 21 descriptors of the index
 	// and the decoder's buffer: far below the index's size.

@@ -68,7 +68,7 @@ func TestSupplyChain(t *testing.T) {
 	for _, e := range list.Entries {
 		got = append(got, e.Kind+"/"+e.Format+"/"+e.Source)
 	}
-	want := []string{"signature/notation/referrersAPI", "signature/cosign/cosignTag", "provenance/slsa/index", "sbom/spdx/index"}
+	want := []string{"signature/cosign/cosignTag", "provenance/slsa/index", "sbom/spdx/index", "signature/notation/referrersAPI"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("referrers of %s (-want +got):\n%s", demo.SignedRepository, diff)
 	}
