@@ -59,6 +59,10 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // index is skipped, and Notes says so: one bad tag does not hide the rest.
 //
 // Requests counts every registry request answered, the handshake included.
+//
+// go-containerregistry's remote.Referrers is not used: it does not tell which
+// source answered (API or fallback tag), follows no Link pages, and reads a
+// whole index into memory, up to its 100 MiB manifest limit.
 func ListReferrers(ctx context.Context, o ReferrersOptions) (*Referrers, error) {
 	if len(o.Subjects) == 0 {
 		return nil, errors.New("referrers: no subject digest to list referrers for")
