@@ -320,7 +320,10 @@ func (l *lister) entry(ctx context.Context, d v1.Descriptor, s v1.Hash, source s
 	}
 	l.fetches++
 	raw, err := l.manifest(ctx, d.Digest)
-	if err != nil {
+	if skipped(err) {
+		l.note("referrer %s of %s: %v: skipped", d.Digest, s, err)
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if raw == nil {
@@ -422,7 +425,10 @@ func (l *lister) indexAttestations(ctx context.Context, subjects []v1.Hash, inde
 		}
 		l.fetches++
 		raw, err := l.manifest(ctx, d.Digest)
-		if err != nil {
+		if skipped(err) {
+			l.note("attestation manifest %s of %s: %v: skipped", d.Digest, ref, err)
+			continue
+		} else if err != nil {
 			return err
 		}
 		var a artifact
@@ -449,6 +455,13 @@ func isSubject(ref string, subjects []v1.Hash) bool {
 	return false
 }
 
+// skipped reports whether err is about one manifest's content (over its bound,
+// or not what its digest says): that manifest is skipped, and the listing goes on.
+func skipped(err error) bool {
+	r := manifests.ReasonOf(err)
+	return err != nil && (r == manifests.TooLarge || r == manifests.DigestMismatch)
+}
+
 // manifestAccept is what a manifest request accepts.
 var manifestAccept = strings.Join([]string{string(types.OCIImageIndex), string(types.OCIManifestSchema1),
 	string(types.DockerManifestList), string(types.DockerManifestSchema2)}, ",")
@@ -471,11 +484,11 @@ func (l *lister) manifest(ctx context.Context, d v1.Hash) ([]byte, error) {
 		return nil, fmt.Errorf("manifest %s@%s: %w", l.repo, d, err)
 	}
 	if len(raw) > MaxReferrerManifestSize {
-		return nil, &manifests.Error{Reason: manifests.TooLarge, Message: fmt.Sprintf("manifest %s@%s is over %d bytes", l.repo, d, MaxReferrerManifestSize)}
+		return nil, &manifests.Error{Reason: manifests.TooLarge, Message: fmt.Sprintf("manifest is over %d bytes", MaxReferrerManifestSize)}
 	}
 	got, _, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil || got != d {
-		return nil, &manifests.Error{Reason: manifests.DigestMismatch, Message: fmt.Sprintf("manifest %s@%s hashed to %s", l.repo, d, got)}
+		return nil, &manifests.Error{Reason: manifests.DigestMismatch, Message: fmt.Sprintf("manifest hashed to %s", got)}
 	}
 	return raw, nil
 }

@@ -269,6 +269,39 @@ func TestListReferrersBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run("referrer manifests missing, too large or not matching their digest: skipped with notes", func(t *testing.T) {
+		reg := testregistry.New(t, testregistry.Options{NoReferrersAPI: true})
+		img := appImage(t, "app")
+		d := reg.PushImage(t, appRepo, "v1", img)
+		good := testregistry.SBOMReferrer(t, testregistry.DescriptorOf(t, img), nil)
+		reg.PushImage(t, appRepo, "", good)
+		big := testregistry.SBOMReferrer(t, testregistry.DescriptorOf(t, img), map[string]string{"pad": strings.Repeat("x", supplychain.MaxReferrerManifestSize)})
+		reg.PushImage(t, appRepo, "", big)
+		liar, _, _ := v1.SHA256(strings.NewReader("the digest of something else"))
+		reg.PushRaw(t, appRepo, liar.String(), string(types.OCIManifestSchema1), []byte(`{"schemaVersion":2}`))
+		missing := testregistry.DescriptorOf(t, testregistry.SBOMReferrer(t, testregistry.DescriptorOf(t, img), map[string]string{"never": "pushed"}))
+		listed := []v1.Descriptor{missing, testregistry.DescriptorOf(t, big), {MediaType: types.OCIManifestSchema1, Digest: liar, Size: 19}, testregistry.DescriptorOf(t, good)}
+		reg.PushRaw(t, appRepo, testregistry.CosignTag(d, ""), string(types.OCIImageIndex), bigIndex(t, listed, len(listed)))
+
+		got, err := supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: registryOptions(reg, appRepo), Subjects: []string{d.String()}})
+		if err != nil {
+			t.Fatalf("ListReferrers: %v", err)
+		}
+		goodDigest, _ := good.Digest()
+		if len(got.Entries) != 1 || got.Entries[0].Digest != goodDigest.String() {
+			t.Errorf("entries %+v, want only %s", got.Entries, goodDigest)
+		}
+		wantNotes := []string{"is listed but not found: skipped", "manifest is over 262144 bytes: skipped", "manifest hashed to sha256:"}
+		if len(got.Notes) != 3 {
+			t.Fatalf("notes %q, want 3", got.Notes)
+		}
+		for i, n := range got.Notes {
+			if !strings.Contains(n, wantNotes[i]) {
+				t.Errorf("note %d = %q, want it to contain %q", i, n, wantNotes[i])
+			}
+		}
+	})
+
 	t.Run("annotations carrying markup are kept as data", func(t *testing.T) {
 		reg := testregistry.New(t, testregistry.Options{})
 		img := appImage(t, "app")
