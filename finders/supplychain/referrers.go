@@ -41,13 +41,14 @@ const (
 // cosignSuffixes are cosign's tag conventions, after sha256-<hex>.
 var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 
-// ListReferrers lists what is attached to o.Subjects, in this order for each
-// subject: the OCI 1.1 referrers API, or its tag-schema fallback (tag
-// sha256-<hex>) when the API answers 404 (or 400/406, as registries without it
-// do); then cosign's tags sha256-<hex>.sig, .att and .sbom (a HEAD each; a
-// missing tag is not an error); then, for all subjects, the BuildKit
-// attestation manifests of o.Index whose vnd.docker.reference.digest is a
-// subject (attestations of the index's other platforms are not listed).
+// ListReferrers lists what is attached to o.Subjects, in this order: cosign's
+// tags sha256-<hex>.sig, .att and .sbom of each subject (a HEAD each; a missing
+// tag is not an error); the BuildKit attestation manifests of o.Index whose
+// vnd.docker.reference.digest is a subject (attestations of the index's other
+// platforms are not listed); then, for each subject, the OCI 1.1 referrers API,
+// or its tag-schema fallback (tag sha256-<hex>) when the API answers 404 (or
+// 400/406, as registries without it do). The bounded sources come first, so
+// that a long referrers list cannot crowd them out.
 //
 // Each entry of a referrers index is fetched by digest (at most
 // MaxReferrerManifestSize, verified against the digest) to classify it and to
@@ -58,6 +59,10 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // index is skipped, and Notes says so: one bad tag does not hide the rest.
 //
 // Requests counts every registry request answered, the handshake included.
+//
+// go-containerregistry's remote.Referrers is not used: it does not tell which
+// source answered (API or fallback tag), follows no Link pages, and reads a
+// whole index into memory, up to its 100 MiB manifest limit.
 func ListReferrers(ctx context.Context, o ReferrersOptions) (*Referrers, error) {
 	if len(o.Subjects) == 0 {
 		return nil, errors.New("referrers: no subject digest to list referrers for")
@@ -153,17 +158,22 @@ func (c countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return resp, err
 }
 
+// list reads the bounded sources first (cosign's tags, the index's attestation
+// manifests), then the referrers API or its fallback, whose length the registry
+// decides: a long referrers list cannot crowd out a cosign signature.
 func (l *lister) list(ctx context.Context, subjects []v1.Hash, index []byte) (*Referrers, error) {
 	for _, s := range subjects {
-		if err := l.referrers(ctx, s); err != nil {
-			return l.out, err
-		}
 		if err := l.cosignTags(ctx, s); err != nil {
 			return l.out, err
 		}
 	}
 	if err := l.indexAttestations(ctx, subjects, index); err != nil {
 		return l.out, err
+	}
+	for _, s := range subjects {
+		if err := l.referrers(ctx, s); err != nil {
+			return l.out, err
+		}
 	}
 	return l.out, nil
 }
@@ -310,7 +320,10 @@ func (l *lister) entry(ctx context.Context, d v1.Descriptor, s v1.Hash, source s
 	}
 	l.fetches++
 	raw, err := l.manifest(ctx, d.Digest)
-	if err != nil {
+	if skipped(err) {
+		l.note("referrer %s of %s: %v: skipped", d.Digest, s, err)
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if raw == nil {
@@ -412,7 +425,10 @@ func (l *lister) indexAttestations(ctx context.Context, subjects []v1.Hash, inde
 		}
 		l.fetches++
 		raw, err := l.manifest(ctx, d.Digest)
-		if err != nil {
+		if skipped(err) {
+			l.note("attestation manifest %s of %s: %v: skipped", d.Digest, ref, err)
+			continue
+		} else if err != nil {
 			return err
 		}
 		var a artifact
@@ -439,6 +455,13 @@ func isSubject(ref string, subjects []v1.Hash) bool {
 	return false
 }
 
+// skipped reports whether err is about one manifest's content (over its bound,
+// or not what its digest says): that manifest is skipped, and the listing goes on.
+func skipped(err error) bool {
+	r := manifests.ReasonOf(err)
+	return err != nil && (r == manifests.TooLarge || r == manifests.DigestMismatch)
+}
+
 // manifestAccept is what a manifest request accepts.
 var manifestAccept = strings.Join([]string{string(types.OCIImageIndex), string(types.OCIManifestSchema1),
 	string(types.DockerManifestList), string(types.DockerManifestSchema2)}, ",")
@@ -461,11 +484,11 @@ func (l *lister) manifest(ctx context.Context, d v1.Hash) ([]byte, error) {
 		return nil, fmt.Errorf("manifest %s@%s: %w", l.repo, d, err)
 	}
 	if len(raw) > MaxReferrerManifestSize {
-		return nil, &manifests.Error{Reason: manifests.TooLarge, Message: fmt.Sprintf("manifest %s@%s is over %d bytes", l.repo, d, MaxReferrerManifestSize)}
+		return nil, &manifests.Error{Reason: manifests.TooLarge, Message: fmt.Sprintf("manifest is over %d bytes", MaxReferrerManifestSize)}
 	}
 	got, _, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil || got != d {
-		return nil, &manifests.Error{Reason: manifests.DigestMismatch, Message: fmt.Sprintf("manifest %s@%s hashed to %s", l.repo, d, got)}
+		return nil, &manifests.Error{Reason: manifests.DigestMismatch, Message: fmt.Sprintf("manifest hashed to %s", got)}
 	}
 	return raw, nil
 }

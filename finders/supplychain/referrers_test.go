@@ -169,7 +169,7 @@ func (b countedBody) Read(p []byte) (int, error) {
 }
 
 // bigIndex is a referrers index of real descriptors followed by fake ones, n in all.
-func bigIndex(t *testing.T, real []v1.Descriptor, n int) []byte {
+func bigIndex(t testing.TB, real []v1.Descriptor, n int) []byte {
 	t.Helper()
 	im := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: append([]v1.Descriptor(nil), real...)}
 	for i := len(real); i < n; i++ {
@@ -185,8 +185,9 @@ func bigIndex(t *testing.T, real []v1.Descriptor, n int) []byte {
 }
 
 // TestListReferrersBounded serves a fallback tag index of 10,000 entries, 30 of
-// them real referrers: 20 are kept, Truncated is set, and only the first few
-// kilobytes of the 1.5 MB index are read.
+// them real referrers: 20 are kept, Truncated is set, only the first few
+// kilobytes of the 1.9 MB index are read, and the cosign signature is not
+// crowded out.
 func TestListReferrersBounded(t *testing.T) {
 	reg := testregistry.New(t, testregistry.Options{NoReferrersAPI: true})
 	img := appImage(t, "app")
@@ -200,6 +201,7 @@ func TestListReferrersBounded(t *testing.T) {
 	}
 	body := bigIndex(t, real, 10_000)
 	reg.PushRaw(t, appRepo, testregistry.CosignTag(d, ""), string(types.OCIImageIndex), body)
+	sig := reg.PushImage(t, appRepo, testregistry.CosignTag(d, ".sig"), testregistry.CosignSignature(t, appRepo, d))
 
 	counter := &bodyCounter{inner: reg.Transport()}
 	o := registryOptions(reg, appRepo)
@@ -210,6 +212,9 @@ func TestListReferrersBounded(t *testing.T) {
 	}
 	if len(got.Entries) != supplychain.MaxReferrers || !got.Truncated {
 		t.Errorf("got %d entries, Truncated=%v; want %d, true", len(got.Entries), got.Truncated, supplychain.MaxReferrers)
+	}
+	if len(got.Entries) == 0 || got.Entries[0].Digest != sig.String() || got.Entries[0].Kind != supplychain.KindSignature {
+		t.Errorf("first entry %+v, want the cosign signature %s", got.Entries[0], sig)
 	}
 	// 20 referrer manifests of ~600 bytes, the first 21 descriptors of the index
 	// and the decoder's buffer: far below the index's size.
@@ -261,6 +266,39 @@ func TestListReferrersBadInput(t *testing.T) {
 		}
 		if len(got.Notes) != 1 || !strings.Contains(got.Notes[0], "not an index: skipped") {
 			t.Errorf("notes %q, want one saying the fallback tag is not an index", got.Notes)
+		}
+	})
+
+	t.Run("referrer manifests missing, too large or not matching their digest: skipped with notes", func(t *testing.T) {
+		reg := testregistry.New(t, testregistry.Options{NoReferrersAPI: true})
+		img := appImage(t, "app")
+		d := reg.PushImage(t, appRepo, "v1", img)
+		good := testregistry.SBOMReferrer(t, testregistry.DescriptorOf(t, img), nil)
+		reg.PushImage(t, appRepo, "", good)
+		big := testregistry.SBOMReferrer(t, testregistry.DescriptorOf(t, img), map[string]string{"pad": strings.Repeat("x", supplychain.MaxReferrerManifestSize)})
+		reg.PushImage(t, appRepo, "", big)
+		liar, _, _ := v1.SHA256(strings.NewReader("the digest of something else"))
+		reg.PushRaw(t, appRepo, liar.String(), string(types.OCIManifestSchema1), []byte(`{"schemaVersion":2}`))
+		missing := testregistry.DescriptorOf(t, testregistry.SBOMReferrer(t, testregistry.DescriptorOf(t, img), map[string]string{"never": "pushed"}))
+		listed := []v1.Descriptor{missing, testregistry.DescriptorOf(t, big), {MediaType: types.OCIManifestSchema1, Digest: liar, Size: 19}, testregistry.DescriptorOf(t, good)}
+		reg.PushRaw(t, appRepo, testregistry.CosignTag(d, ""), string(types.OCIImageIndex), bigIndex(t, listed, len(listed)))
+
+		got, err := supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: registryOptions(reg, appRepo), Subjects: []string{d.String()}})
+		if err != nil {
+			t.Fatalf("ListReferrers: %v", err)
+		}
+		goodDigest, _ := good.Digest()
+		if len(got.Entries) != 1 || got.Entries[0].Digest != goodDigest.String() {
+			t.Errorf("entries %+v, want only %s", got.Entries, goodDigest)
+		}
+		wantNotes := []string{"is listed but not found: skipped", "manifest is over 262144 bytes: skipped", "manifest hashed to sha256:"}
+		if len(got.Notes) != 3 {
+			t.Fatalf("notes %q, want 3", got.Notes)
+		}
+		for i, n := range got.Notes {
+			if !strings.Contains(n, wantNotes[i]) {
+				t.Errorf("note %d = %q, want it to contain %q", i, n, wantNotes[i])
+			}
 		}
 	})
 

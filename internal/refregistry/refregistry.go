@@ -117,6 +117,9 @@ type Registry struct {
 	mu      sync.Mutex
 	target  string            // blob redirect target, "" when off
 	blobRep map[string]string // digest -> repository, for the CDN
+
+	adminOnce sync.Once
+	admin     *http.Transport // one for all pushes, so thousands of pushes reuse their connections
 }
 
 // internalHeader marks requests made by this package itself (Push, PushImage,
@@ -319,8 +322,15 @@ func (r *Registry) adminOptions() []remote.Option {
 	return opts
 }
 
-// adminTransport trusts the test CA and presents the client certificate.
+// adminTransport trusts the test CA and presents the client certificate. It is
+// made once: a transport per push would leave its idle connections open, and a
+// fleet of 10,000 pushes would run out of file descriptors.
 func (r *Registry) adminTransport() *http.Transport {
+	r.adminOnce.Do(func() { r.admin = r.newAdminTransport() })
+	return r.admin
+}
+
+func (r *Registry) newAdminTransport() *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if r.pki != nil {
 		pool := x509.NewCertPool()
