@@ -19,6 +19,7 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 	"github.com/imageconfig/imageconfig-operator/finders/supplychain"
 	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
@@ -50,6 +51,11 @@ type SupplyChain struct {
 	mu     sync.Mutex
 	due    map[types.NamespacedName]referrersDue
 	shared map[string]sharedListing
+
+	// transport is the base transport of listings when the reconciler has none,
+	// one for the process so that connections are reused.
+	transportOnce sync.Once
+	transport     *http.Transport
 }
 
 type referrersDue struct {
@@ -218,6 +224,11 @@ func (s *SupplyChain) listed(key types.NamespacedName, digest string, next time.
 	s.mu.Unlock()
 }
 
+func (s *SupplyChain) defaultTransport() *http.Transport {
+	s.transportOnce.Do(func() { s.transport = http.DefaultTransport.(*http.Transport).Clone() })
+	return s.transport
+}
+
 func (s *SupplyChain) forget(key types.NamespacedName) {
 	if s == nil {
 		return
@@ -301,16 +312,43 @@ func (r *ImageConfigReconciler) fetchReferrers(ctx context.Context, res *manifes
 			index = raw.Index
 		}
 	}
-	o := opts
-	o.Previous = nil
-	if r.Metrics != nil {
-		// ListReferrers reports only its handshake to the Observer: count every
-		// request at the base transport instead, once each (retries, pings and
-		// token requests included), like the resolutions' requests.
-		o.Observer = nil
-		o.Transport = &observedTransport{inner: o.Transport, m: r.Metrics}
+	o, err := r.referrersOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	return supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: o, Subjects: subjects, Index: index, Max: imagesv1alpha1.MaxReferrers})
+}
+
+// referrersOptions are the image's registry options for ListReferrers, whose
+// requests are counted here: it reports only its handshake to the Observer,
+// and wraps the base transport in its own counter, which the network policy's
+// dial-time enforcement (netpolicy.Transport) refuses, being no *http.Transport.
+// So the policy is applied here, below the counting: the base transport gets the
+// denied networks at dial time, a Guard checks every request's host against the
+// whole policy (redirects and token realms included, and IP literals behind a
+// proxy), and ListReferrers gets the allowed registries only.
+func (r *ImageConfigReconciler) referrersOptions(opts manifests.Options) (manifests.Options, error) {
+	o := opts
+	o.Previous = nil
+	base := o.Transport
+	if base == nil {
+		base = r.SupplyChain.defaultTransport()
+	}
+	enforced, err := o.Network.Transport(base)
+	if err != nil {
+		return o, fmt.Errorf("referrers: %w", err)
+	}
+	var rt http.RoundTripper = enforced
+	if r.Metrics != nil {
+		o.Observer = nil
+		rt = &observedTransport{inner: rt, m: r.Metrics}
+	}
+	if p := o.Network; p != nil {
+		rt = p.Guard(rt)
+		o.Network = &netpolicy.Policy{AllowedRegistries: p.AllowedRegistries}
+	}
+	o.Transport = rt
+	return o, nil
 }
 
 // observedTransport counts each request it sends in the registry metrics, by
