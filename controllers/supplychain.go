@@ -338,7 +338,7 @@ func (r *ImageConfigReconciler) referrersOptions(opts manifests.Options) (manife
 	if err != nil {
 		return o, fmt.Errorf("referrers: %w", err)
 	}
-	var rt http.RoundTripper = enforced
+	rt := enforced
 	if r.Metrics != nil {
 		o.Observer = nil
 		rt = &observedTransport{inner: rt, m: r.Metrics}
