@@ -155,6 +155,14 @@ func TestCheckBase(t *testing.T) {
 				Outdated: true, Reason: supplychain.ReasonRebuiltOnOlderBase,
 				Message: fmt.Sprintf("rebuilt on an older base: the image's layers start with those of %s@%s, recorded in its annotations; %s now points to %s", s.name, old, s.name, b)}
 		}},
+		{"ref, recorded base digest deleted: the layers decide", func(t *testing.T, s setup) (*manifests.Result, supplychain.BaseOptions, *supplychain.BaseCheck) {
+			gone := "sha256:" + strings.Repeat("0", 64)
+			img := resolveApp(t, s.reg, withBase(platformImage(t, "amd64", "os-1", "app"), s.name, gone), "")
+			b := s.reg.PushImage(t, baseRepo, "1", platformImage(t, "amd64", "os-2")).String()
+			return img, supplychain.BaseOptions{Ref: s.name}, &supplychain.BaseCheck{Name: s.name, CurrentDigest: b,
+				Outdated: true, Reason: supplychain.ReasonBaseNotInLayers,
+				Message: fmt.Sprintf("base not found in layers: the image's layers do not start with the 1 layers of %s (%s); it was built on an older base whose layers all changed, or on another base", s.name, b)}
+		}},
 		{"annotations name a tag and a digest: the tag is checked", func(t *testing.T, s setup) (*manifests.Result, supplychain.BaseOptions, *supplychain.BaseCheck) {
 			b := s.reg.PushImage(t, baseRepo, "1", platformImage(t, "amd64", "os-1")).String()
 			img := resolveApp(t, s.reg, withBase(platformImage(t, "amd64", "os-1", "app"), s.name+"@"+b, b), "")
