@@ -20,6 +20,7 @@ import (
 
 	"github.com/imageconfig/imageconfig-operator/finders/files"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
 // Bounds of a listing.
@@ -59,6 +60,9 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // index is skipped, and Notes says so: one bad tag does not hide the rest.
 //
 // Requests counts every registry request answered, the handshake included.
+// Errors are *manifests.Error; the entries found before an error are returned
+// with it. One Options.Timeout (default manifests.DefaultTimeout) bounds the
+// whole listing, authentication included.
 //
 // go-containerregistry's remote.Referrers is not used: it does not tell which
 // source answered (API or fallback tag), follows no Link pages, and reads a
@@ -75,13 +79,41 @@ func ListReferrers(ctx context.Context, o ReferrersOptions) (*Referrers, error) 
 		}
 		subjects = append(subjects, h)
 	}
+	timeout := o.Registry.Timeout
+	if timeout <= 0 {
+		timeout = manifests.DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	l, err := connect(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, typedError(err)
 	}
 	out, err := l.list(ctx, subjects, o.Index)
 	out.Requests = int(l.requests.Load())
-	return out, err
+	return out, typedError(err)
+}
+
+// typedError makes err a *manifests.Error whose Reason the controller can report:
+// a refusal by the network policy, credentials refused, a rate limit, or else
+// the registry being unavailable. *manifests.Error values pass unchanged.
+func typedError(err error) error {
+	var me *manifests.Error
+	if err == nil || errors.As(err, &me) {
+		return err
+	}
+	reason := manifests.Unavailable
+	var naerr *netpolicy.NotAllowedError
+	var terr *transport.Error
+	switch {
+	case errors.As(err, &naerr):
+		reason = manifests.RegistryNotAllowed
+	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
+		reason = manifests.Unauthorized
+	case errors.As(err, &terr) && terr.StatusCode == http.StatusTooManyRequests:
+		reason = manifests.RateLimited
+	}
+	return &manifests.Error{Reason: reason, Message: oneLine(err.Error()), Err: err}
 }
 
 // lister holds one listing's connection and bounded results.
