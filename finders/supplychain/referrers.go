@@ -10,8 +10,10 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -150,13 +152,10 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 		return nil, fmt.Errorf("referrers: repository %s/%s: %w", registry, ro.Repository, err)
 	}
 	n := &atomic.Int64{}
-	base := ro.Transport
-	if base == nil {
-		base = http.DefaultTransport
+	observe := func(base http.RoundTripper) http.RoundTripper {
+		return &observed{inner: base, answered: n, observer: ro.Observer}
 	}
-	ro.Transport = countingTransport{inner: base, n: n}
-	res := &manifests.Result{Summary: manifests.Summary{ImageRef: repo.Name() + "@" + o.Subjects[0]}}
-	reg, err := files.ConnectResolved(ctx, ro, res)
+	reg, err := files.Connect(ctx, ro, repo, observe)
 	if err != nil {
 		return &lister{requests: n}, fmt.Errorf("referrers: %w", err)
 	}
@@ -175,17 +174,26 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 	}, nil
 }
 
-// countingTransport counts the requests the registry answered (a failed
-// connection, such as the HTTPS try of an insecure registry's ping, is not one).
-type countingTransport struct {
-	inner http.RoundTripper
-	n     *atomic.Int64
+// observed sees every request sent, under the retries and above the network
+// policy's transport: it counts those the registry answered (a failed
+// connection, such as the HTTPS try of an insecure registry's ping, is not one)
+// and tells the Observer of each, as finders/manifests does.
+type observed struct {
+	inner    http.RoundTripper
+	answered *atomic.Int64
+	observer manifests.Observer
 }
 
-func (c countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.inner.RoundTrip(req)
+func (t *observed) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.inner.RoundTrip(req)
+	code := "error"
 	if err == nil {
-		c.n.Add(1)
+		t.answered.Add(1)
+		code = strconv.Itoa(resp.StatusCode)
+	}
+	if t.observer != nil {
+		t.observer.RegistryRequest(req.URL.Host, req.Method, code, time.Since(start))
 	}
 	return resp, err
 }
