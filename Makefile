@@ -81,7 +81,15 @@ envtest: ## Build (once) and print the kube-apiserver and etcd used by the tests
 test: verify-generated vet ## Run all tests against a hermetic envtest control plane.
 	@assets="$$($(SETUP_ENVTEST))"; \
 	echo "KUBEBUILDER_ASSETS=$$assets"; \
-	KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./...
+	KUBEBUILDER_ASSETS="$$assets" go test -short $(GO_TEST_FLAGS) ./...
+
+# The scenarios that `make test` skips with -short: real intervals and
+# thousand-object fleets on envtest (see longScenario in controllers).
+LONG_TESTS ?= TestManager|TestRestartMidSteadyState|TestLastCheckedSkew|TestOutageWritesPerStateChange
+.PHONY: test-long
+test-long: ## Run the long scenarios that make test skips (real intervals, 1,000-object fleets).
+	@assets="$$($(SETUP_ENVTEST))"; \
+	KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) -run '^($(LONG_TESTS))$$' ./controllers/
 
 .PHONY: test-e2e
 test-e2e: build ## Run the manager as a process against envtest and drive it with kubectl.

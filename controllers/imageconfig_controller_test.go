@@ -433,6 +433,7 @@ func TestManager(t *testing.T) {
 	tenSeconds := &metav1.Duration{Duration: 10 * time.Second}
 
 	t.Run("no feedback loop: about one HEAD per interval", func(t *testing.T) {
+		longScenario(t)
 		f := setup(t)
 		obj := create(f, "steady", func(s *imagesv1alpha1.ImageConfigSpec) { s.Interval = tenSeconds })
 		f.g.Eventually(readyReason(f, "steady"), 30*time.Second, 100*time.Millisecond).Should(Equal("True/Resolved"))
@@ -447,6 +448,7 @@ func TestManager(t *testing.T) {
 	})
 
 	t.Run("a moved tag shows up within one interval", func(t *testing.T) {
+		longScenario(t)
 		f := setup(t)
 		obj := create(f, "mover", func(s *imagesv1alpha1.ImageConfigSpec) { s.Interval = tenSeconds })
 		f.g.Eventually(readyReason(f, "mover"), 30*time.Second, 100*time.Millisecond).Should(Equal("True/Resolved"))
@@ -468,6 +470,7 @@ func TestManager(t *testing.T) {
 	})
 
 	t.Run("the registry stops, then comes back", func(t *testing.T) {
+		longScenario(t)
 		f := setup(t)
 		create(f, "outage", nil)
 		f.g.Eventually(readyReason(f, "outage"), 30*time.Second, 100*time.Millisecond).Should(Equal("True/Resolved"))
@@ -494,6 +497,7 @@ func TestManager(t *testing.T) {
 	})
 
 	t.Run("a missing platform stalls without a loop", func(t *testing.T) {
+		longScenario(t)
 		f := setup(t)
 		create(f, "ppc", func(s *imagesv1alpha1.ImageConfigSpec) {
 			s.Platform = imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "ppc64le"}

@@ -257,6 +257,7 @@ func spread(t *testing.T, what string, times []time.Time, start time.Time, inter
 // state writes nothing, and its first re-checks spread over one interval, one
 // HEAD per tag.
 func TestRestartMidSteadyState(t *testing.T) {
+	longScenario(t)
 	const objects, tags = 400, 40
 	interval := 10 * time.Minute
 	s := newFleetSim(t, objects, tags, interval)
@@ -304,6 +305,7 @@ func TestRestartMidSteadyState(t *testing.T) {
 // refreshes lastCheckedTime with one write at its first re-check, spread over
 // that interval, and then writes nothing.
 func TestLastCheckedSkew(t *testing.T) {
+	longScenario(t)
 	const objects, tags = 200, 20
 	interval := 10 * time.Minute
 	s := newFleetSim(t, objects, tags, interval)
@@ -364,6 +366,7 @@ func TestLastCheckedSkew(t *testing.T) {
 // once when they turn not Ready and once when they are Ready again, however
 // many retries come between.
 func TestOutageWritesPerStateChange(t *testing.T) {
+	longScenario(t)
 	const objects, tags = 1000, 10
 	interval := time.Minute
 	s := newFleetSim(t, objects, tags, interval)

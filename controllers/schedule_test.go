@@ -18,6 +18,7 @@ import (
 func resolvedObject(checked time.Time) *imagesv1alpha1.ImageConfig {
 	o := &imagesv1alpha1.ImageConfig{}
 	o.Namespace, o.Name, o.UID = "ns", "app", "5f0c3a52-0000-4000-8000-000000000001"
+	o.ResourceVersion = "41"
 	o.Generation = 3
 	o.Annotations = map[string]string{imagesv1alpha1.ReconcileRequestAnnotation: "1700000000"}
 	o.Spec = imagesv1alpha1.ImageConfigSpec{Registry: "registry.example", Repository: "team/app", Tag: "1.0",

@@ -16,6 +16,16 @@ import (
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 )
 
+// longScenario skips t under -short, which `make test` sets: a scenario that
+// waits on real intervals or drives a fleet of a thousand objects runs in
+// `make test-long` (and in CI), so that a warm `make test` stays short.
+func longScenario(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a long scenario; `make test-long` runs it")
+	}
+}
+
 // recorder is an events.EventRecorder that keeps what it is given.
 type recorder struct {
 	mu     sync.Mutex

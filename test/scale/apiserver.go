@@ -103,6 +103,53 @@ const floorWorkers = 8
 // object, measured on the same control plane as the fleet.
 func apiserverFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int) time.Duration {
 	t.Helper()
+	return patchLoop(t, cfg, scheme, ns, count, qps, burst, func(int) []byte {
+		return fmt.Appendf(nil, `{"status":{"lastCheckedTime":%q}}`, time.Now().UTC().Format(time.RFC3339))
+	})
+}
+
+// writeFloor is the API server taking the first pass's own writes without the
+// manager: the first count objects' statuses, as the manager wrote them, are
+// cleared, then written back whole with one merge patch each, as the first pass
+// writes them (floorWorkers at a time, the manager's QPS and burst). Only the
+// writes back are timed. The manager must be stopped. It differs from
+// apiserverFloor by the cost of the status's bytes alone.
+func writeFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int) time.Duration {
+	t.Helper()
+	cl, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := make([][]byte, count)
+	list := &imagesv1alpha1.ImageConfigList{}
+	for {
+		if err := cl.List(context.Background(), list, client.InNamespace(ns), client.Limit(1000), client.Continue(list.Continue)); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range list.Items {
+			var i int
+			if _, err := fmt.Sscanf(o.Name, "app-%d", &i); err != nil || i >= count {
+				continue
+			}
+			body, err := json.Marshal(map[string]any{"status": o.Status})
+			if err != nil {
+				t.Fatal(err)
+			}
+			statuses[i] = body
+		}
+		if list.Continue == "" {
+			break
+		}
+	}
+	patchLoop(t, cfg, scheme, ns, count, qps, burst, func(int) []byte { return []byte(`{"status":null}`) })
+	return patchLoop(t, cfg, scheme, ns, count, qps, burst, func(i int) []byte { return statuses[i] })
+}
+
+// patchLoop merge-patches the status of objects app-00000 to app-<count-1>
+// with body(i), floorWorkers at a time, through a client with the given QPS and
+// burst, and returns how long it took.
+func patchLoop(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int, body func(i int) []byte) time.Duration {
+	t.Helper()
 	c := rest.CopyConfig(cfg)
 	c.QPS, c.Burst = qps, burst
 	cl, err := client.New(c, client.Options{Scheme: scheme})
@@ -120,8 +167,7 @@ func apiserverFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns s
 			for i := range next {
 				o := &imagesv1alpha1.ImageConfig{}
 				o.Namespace, o.Name = ns, fmt.Sprintf("app-%05d", i)
-				body := fmt.Sprintf(`{"status":{"lastCheckedTime":%q}}`, time.Now().UTC().Format(time.RFC3339))
-				if err := cl.Status().Patch(context.Background(), o, client.RawPatch(types.MergePatchType, []byte(body))); err != nil {
+				if err := cl.Status().Patch(context.Background(), o, client.RawPatch(types.MergePatchType, body(i))); err != nil {
 					failures.Store(i, err)
 				}
 			}
@@ -134,7 +180,7 @@ func apiserverFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns s
 	wg.Wait()
 	d := time.Since(start)
 	failures.Range(func(k, v any) bool {
-		t.Fatalf("floor patch of app-%05d: %v", k, v)
+		t.Fatalf("status patch of app-%05d: %v", k, v)
 		return false
 	})
 	return d

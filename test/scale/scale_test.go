@@ -346,7 +346,7 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := mgr.Process.Pid
-	defer func() {
+	stopManager := sync.OnceFunc(func() {
 		_ = mgr.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { _ = mgr.Wait(); close(done) }()
@@ -355,7 +355,8 @@ func TestScale(t *testing.T) {
 		case <-time.After(15 * time.Second):
 			_ = mgr.Process.Kill()
 		}
-	}()
+	})
+	defer stopManager()
 
 	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
 		go profile(t, args, prof)
@@ -413,12 +414,18 @@ func TestScale(t *testing.T) {
 	ours := first.total()
 	rss := peakRSS(pid)
 	etcdBytes := storedBytes(t, env.Config, ns, 1000)
+
+	// The write floor: the same writes as the first pass, without the manager.
+	stopManager()
+	wfloor := writeFloor(t, env.Config, env.Scheme, ns, floorN, qps, burst)
+	wfloorS := wfloor.Seconds() * float64(n) / float64(max(floorN, 1))
+	t.Logf("write floor: %d whole-status patches in %s", floorN, wfloor.Round(time.Millisecond))
 	fmt.Printf("bench-scale N=%d M=%d interval=%s ready=%.1fs first: GET=%d (manifests %d, blobs %d) HEAD=%d ping=%d token=%d total=%d (%.2f/object) writes/object=%.2f (watched %.2f, refused %d) | %s | manager peakRSS=%.0fMiB cpu(first pass): manager=%.1fs apiserver=%.1fs etcd=%.1fs | crane config loop: %.1f requests/object x %d = %.0f (%.1fx ours) | load before=%q after=%q"+
-		" | first_status_writes=%d steady_status_writes_per_object_interval=%.3f steady_heads_per_tag_interval=%.2f steady_gets=%d apiserver_floor_s=%.1f floor_patches=%d ready_over_floor=%.2f peak_rss_mib=%.0f etcd_bytes_per_object_median=%d\n",
+		" | first_status_writes=%d steady_status_writes_per_object_interval=%.3f steady_heads_per_tag_interval=%.2f steady_gets=%d apiserver_floor_s=%.1f floor_patches=%d ready_over_floor=%.2f apiserver_write_floor_s=%.1f ready_over_write_floor=%.2f peak_rss_mib=%.0f etcd_bytes_per_object_median=%d\n",
 		n, m, interval, readyAfter.Seconds(), first.gets+first.blobGets, first.gets, first.blobGets, first.heads, first.pings, first.tokens, ours, float64(ours)/float64(n), float64(firstStatusWrites)/float64(n), firstWrites, firstRefused,
 		steadyPart, rss, cpuMgrFirst, cpuAPIFirst, cpuEtcdFirst,
 		craneRequests, n, craneRequests*float64(n), craneRequests*float64(n)/float64(max(ours, 1)), loadBefore, uptime(),
-		firstStatusWrites, steadyWrites, steadyHeads, steadyGets, floorS, floorN, readyAfter.Seconds()/floorS, rss, etcdBytes)
+		firstStatusWrites, steadyWrites, steadyHeads, steadyGets, floorS, floorN, readyAfter.Seconds()/floorS, wfloorS, readyAfter.Seconds()/wfloorS, rss, etcdBytes)
 }
 
 // profile writes a 30 s CPU profile of the manager's first pass, from its
