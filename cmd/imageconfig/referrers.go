@@ -30,12 +30,8 @@ listed. Nothing is verified.`,
 		if err != nil {
 			return err
 		}
-		subjects := []string{res.ManifestDigest}
-		if res.Digest != res.ManifestDigest {
-			subjects = append(subjects, res.Digest)
-		}
 		list, err := supplychain.ListReferrers(cmd.Context(), supplychain.ReferrersOptions{
-			Registry: opts, Subjects: subjects, Index: res.RawIndex,
+			Registry: opts, Subjects: supplychain.Subjects(res), Index: res.RawIndex,
 		})
 		if err != nil {
 			return err

@@ -44,6 +44,10 @@ type RegistryOptions struct {
 	Network *netpolicy.Policy
 	// RetryBackoff overrides the retry backoff (3 tries, 1 s then 3 s apart).
 	RetryBackoff *transport.Backoff
+	// Wrap, when set, wraps the base transport after the network policy and under
+	// the retries and authentication, so that it sees every request sent (pings,
+	// token requests and retries included): to count or observe them.
+	Wrap func(http.RoundTripper) http.RoundTripper
 }
 
 // Registry is a BlobSource over the registry API, authenticated once.
@@ -75,6 +79,9 @@ func NewRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 	}
 	if base, err = o.Network.Transport(base); err != nil {
 		return nil, err
+	}
+	if o.Wrap != nil {
+		base = o.Wrap(base)
 	}
 	backoff := transport.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}
 	if o.RetryBackoff != nil {

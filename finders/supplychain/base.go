@@ -34,6 +34,7 @@ import (
 //     the same repository whose diff_ids are a prefix of the image's (one more
 //     resolution of that digest, by digest), or when the image shares the base's
 //     lowest layers but not all of them (an earlier build of the same base line);
+//     a recorded digest that cannot be resolved any more leaves the layers to decide;
 //   - ReasonBaseNotInLayers when no layer is shared: an image built on an older
 //     base whose every layer changed cannot be told apart from one built on
 //     another base, and the message says so.
@@ -176,9 +177,7 @@ func compareLayers(ctx context.Context, check *BaseCheck, img, cur *manifests.Re
 		return nil
 	}
 	check.Outdated = true
-	if older, ok, err := olderRecordedBase(ctx, img, bo, resolve); err != nil {
-		return err
-	} else if ok {
+	if older, ok := olderRecordedBase(ctx, img, bo, resolve); ok {
 		check.Reason = ReasonRebuiltOnOlderBase
 		check.Message = fmt.Sprintf("rebuilt on an older base: the image's layers start with those of %s@%s, recorded in its annotations; %s now points to %s",
 			check.Name, older, check.Name, tagDigests(cur))
@@ -198,23 +197,25 @@ func compareLayers(ctx context.Context, check *BaseCheck, img, cur *manifests.Re
 
 // olderRecordedBase resolves the base digest recorded in the image's
 // annotations, when they name the same repository as bo, and reports whether its
-// diff_ids are a prefix of the image's.
+// diff_ids are a prefix of the image's. It only refines the reason: when the
+// recorded digest cannot be resolved (deleted, say), it reports false and the
+// layers alone decide.
 func olderRecordedBase(ctx context.Context, img *manifests.Result, bo manifests.Options,
-	resolve func(context.Context, manifests.Options) (*manifests.Result, error)) (string, bool, error) {
+	resolve func(context.Context, manifests.Options) (*manifests.Result, error)) (string, bool) {
 	if img.BaseImage == nil || img.BaseImage.Digest == "" {
-		return "", false, nil
+		return "", false
 	}
 	ro, err := manifests.ParseReference(stripDigest(img.BaseImage.Name), "")
 	if err != nil || ro.Registry != bo.Registry || ro.Repository != bo.Repository {
-		return "", false, nil
+		return "", false
 	}
 	bo.Tag, bo.Digest = "", img.BaseImage.Digest
 	old, err := resolve(ctx, bo)
 	if err != nil {
-		return "", false, fmt.Errorf("recorded base image %s@%s: %w", img.BaseImage.Name, img.BaseImage.Digest, err)
+		return "", false
 	}
 	base := diffIDs(old)
-	return img.BaseImage.Digest, len(base) > 0 && hasPrefix(diffIDs(img), base), nil
+	return img.BaseImage.Digest, len(base) > 0 && hasPrefix(diffIDs(img), base)
 }
 
 func diffIDs(r *manifests.Result) []string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -154,6 +155,14 @@ func TestCheckBase(t *testing.T) {
 				Outdated: true, Reason: supplychain.ReasonRebuiltOnOlderBase,
 				Message: fmt.Sprintf("rebuilt on an older base: the image's layers start with those of %s@%s, recorded in its annotations; %s now points to %s", s.name, old, s.name, b)}
 		}},
+		{"ref, recorded base digest deleted: the layers decide", func(t *testing.T, s setup) (*manifests.Result, supplychain.BaseOptions, *supplychain.BaseCheck) {
+			gone := "sha256:" + strings.Repeat("0", 64)
+			img := resolveApp(t, s.reg, withBase(platformImage(t, "amd64", "os-1", "app"), s.name, gone), "")
+			b := s.reg.PushImage(t, baseRepo, "1", platformImage(t, "amd64", "os-2")).String()
+			return img, supplychain.BaseOptions{Ref: s.name}, &supplychain.BaseCheck{Name: s.name, CurrentDigest: b,
+				Outdated: true, Reason: supplychain.ReasonBaseNotInLayers,
+				Message: fmt.Sprintf("base not found in layers: the image's layers do not start with the 1 layers of %s (%s); it was built on an older base whose layers all changed, or on another base", s.name, b)}
+		}},
 		{"annotations name a tag and a digest: the tag is checked", func(t *testing.T, s setup) (*manifests.Result, supplychain.BaseOptions, *supplychain.BaseCheck) {
 			b := s.reg.PushImage(t, baseRepo, "1", platformImage(t, "amd64", "os-1")).String()
 			img := resolveApp(t, s.reg, withBase(platformImage(t, "amd64", "os-1", "app"), s.name+"@"+b, b), "")
@@ -282,4 +291,45 @@ func TestCheckBaseSharedHEADs(t *testing.T) {
 		t.Errorf("after moving base:a, outdated per tag (-want +got):\n%s", diff)
 	}
 	t.Logf("after the move: %d base HEADs, %d base GETs", baseRequests(http.MethodHead), baseRequests(http.MethodGet))
+}
+
+// TestCheckBaseOtherCredentials: the base lives on another registry that needs
+// its own credentials. They are the ones in BaseOptions.Registry; without them
+// the check fails as Unauthorized, and the image's registry is not asked.
+func TestCheckBaseOtherCredentials(t *testing.T) {
+	ctx := context.Background()
+	images := testregistry.New(t, testregistry.Options{})
+	bases := testregistry.New(t, testregistry.Options{TokenAuth: true})
+	bases.RequireBasic("base-user", "base-pass")
+	b := bases.PushImage(t, baseRepo, "1", platformImage(t, "amd64", "os-1")).String()
+	img := resolveApp(t, images, withBase(platformImage(t, "amd64", "os-1", "app"), bases.Host()+"/"+baseRepo+":1", b), "")
+	images.Log().Reset()
+
+	tests := []struct {
+		name   string
+		auth   authn.Authenticator
+		reason manifests.Reason
+	}{
+		{"the base registry's credentials", &authn.Basic{Username: "base-user", Password: "base-pass"}, ""},
+		{"no credentials", nil, manifests.Unauthorized},
+		{"the image's credentials", &authn.Basic{Username: "image-user", Password: "image-pass"}, manifests.Unauthorized},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := supplychain.BaseOptions{Registry: manifests.Options{Insecure: true, Transport: bases.Transport(), Auth: tc.auth}}
+			got, err := supplychain.CheckBase(ctx, img, o)
+			if tc.reason == "" {
+				if err != nil || got.Outdated || got.CurrentDigest != b {
+					t.Errorf("CheckBase = %+v, %v; want current %s", got, err, b)
+				}
+				return
+			}
+			if manifests.ReasonOf(err) != tc.reason {
+				t.Errorf("err = %v, want %s", err, tc.reason)
+			}
+		})
+	}
+	if n := len(images.Log().Requests()); n != 0 {
+		t.Errorf("the image's registry got %d requests, want none:\n%s", n, images.Log())
+	}
 }

@@ -1,6 +1,12 @@
 package supplychain
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+)
 
 func TestClassify(t *testing.T) {
 	tests := []struct {
@@ -35,6 +41,29 @@ func TestClassify(t *testing.T) {
 			kind, format := classify(tc.in)
 			if kind != tc.kind || format != tc.format {
 				t.Errorf("classify(%+v) = %q, %q; want %q, %q", tc.in, kind, format, tc.kind, tc.format)
+			}
+		})
+	}
+}
+
+func TestSubjects(t *testing.T) {
+	res := func(digest, manifest string) *manifests.Result {
+		return &manifests.Result{Summary: manifests.Summary{Digest: digest, ManifestDigest: manifest}}
+	}
+	tests := []struct {
+		name string
+		in   *manifests.Result
+		want []string
+	}{
+		{"nil", nil, nil},
+		{"nothing resolved", res("", ""), nil},
+		{"single-platform image", res("sha256:m", "sha256:m"), []string{"sha256:m"}},
+		{"index: the platform manifest, then the index", res("sha256:i", "sha256:m"), []string{"sha256:m", "sha256:i"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, Subjects(tc.in)); diff != "" {
+				t.Errorf("Subjects (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -10,8 +10,10 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/imageconfig/imageconfig-operator/finders/files"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
 
 // Bounds of a listing.
@@ -59,6 +62,9 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // index is skipped, and Notes says so: one bad tag does not hide the rest.
 //
 // Requests counts every registry request answered, the handshake included.
+// Errors are *manifests.Error; the entries found before an error are returned
+// with it. One Options.Timeout (default manifests.DefaultTimeout) bounds the
+// whole listing, authentication included.
 //
 // go-containerregistry's remote.Referrers is not used: it does not tell which
 // source answered (API or fallback tag), follows no Link pages, and reads a
@@ -75,13 +81,41 @@ func ListReferrers(ctx context.Context, o ReferrersOptions) (*Referrers, error) 
 		}
 		subjects = append(subjects, h)
 	}
+	timeout := o.Registry.Timeout
+	if timeout <= 0 {
+		timeout = manifests.DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	l, err := connect(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, typedError(err)
 	}
 	out, err := l.list(ctx, subjects, o.Index)
 	out.Requests = int(l.requests.Load())
-	return out, err
+	return out, typedError(err)
+}
+
+// typedError makes err a *manifests.Error whose Reason the controller can report:
+// a refusal by the network policy, credentials refused, a rate limit, or else
+// the registry being unavailable. *manifests.Error values pass unchanged.
+func typedError(err error) error {
+	var me *manifests.Error
+	if err == nil || errors.As(err, &me) {
+		return err
+	}
+	reason := manifests.Unavailable
+	var naerr *netpolicy.NotAllowedError
+	var terr *transport.Error
+	switch {
+	case errors.As(err, &naerr):
+		reason = manifests.RegistryNotAllowed
+	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
+		reason = manifests.Unauthorized
+	case errors.As(err, &terr) && terr.StatusCode == http.StatusTooManyRequests:
+		reason = manifests.RateLimited
+	}
+	return &manifests.Error{Reason: reason, Message: oneLine(err.Error()), Err: err}
 }
 
 // lister holds one listing's connection and bounded results.
@@ -118,13 +152,10 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 		return nil, fmt.Errorf("referrers: repository %s/%s: %w", registry, ro.Repository, err)
 	}
 	n := &atomic.Int64{}
-	base := ro.Transport
-	if base == nil {
-		base = http.DefaultTransport
+	observe := func(base http.RoundTripper) http.RoundTripper {
+		return &observed{inner: base, answered: n, observer: ro.Observer}
 	}
-	ro.Transport = countingTransport{inner: base, n: n}
-	res := &manifests.Result{Summary: manifests.Summary{ImageRef: repo.Name() + "@" + o.Subjects[0]}}
-	reg, err := files.ConnectResolved(ctx, ro, res)
+	reg, err := files.Connect(ctx, ro, repo, observe)
 	if err != nil {
 		return &lister{requests: n}, fmt.Errorf("referrers: %w", err)
 	}
@@ -143,17 +174,26 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 	}, nil
 }
 
-// countingTransport counts the requests the registry answered (a failed
-// connection, such as the HTTPS try of an insecure registry's ping, is not one).
-type countingTransport struct {
-	inner http.RoundTripper
-	n     *atomic.Int64
+// observed sees every request sent, under the retries and above the network
+// policy's transport: it counts those the registry answered (a failed
+// connection, such as the HTTPS try of an insecure registry's ping, is not one)
+// and tells the Observer of each, as finders/manifests does.
+type observed struct {
+	inner    http.RoundTripper
+	answered *atomic.Int64
+	observer manifests.Observer
 }
 
-func (c countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.inner.RoundTrip(req)
+func (t *observed) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.inner.RoundTrip(req)
+	code := "error"
 	if err == nil {
-		c.n.Add(1)
+		t.answered.Add(1)
+		code = strconv.Itoa(resp.StatusCode)
+	}
+	if t.observer != nil {
+		t.observer.RegistryRequest(req.URL.Host, req.Method, code, time.Since(start))
 	}
 	return resp, err
 }

@@ -3,14 +3,15 @@ package supplychain_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -326,8 +327,8 @@ func TestListReferrersBadInput(t *testing.T) {
 		o := registryOptions(reg, appRepo)
 		o.Network = policy
 		_, err = supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: o, Subjects: []string{"sha256:" + strings.Repeat("a", 64)}})
-		if err == nil || !strings.Contains(err.Error(), reg.Host()) {
-			t.Errorf("err = %v, want a refusal naming %s", err, reg.Host())
+		if manifests.ReasonOf(err) != manifests.RegistryNotAllowed || !strings.Contains(err.Error(), reg.Host()) {
+			t.Errorf("err = %v, want RegistryNotAllowed naming %s", err, reg.Host())
 		}
 		if n := len(reg.Log().Requests()); n != 0 {
 			t.Errorf("%d requests were made, want none:\n%s", n, reg.Log())
@@ -352,9 +353,63 @@ func TestListReferrersBadInput(t *testing.T) {
 			return false
 		})
 		_, err := supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: registryOptions(reg, appRepo), Subjects: []string{d.String()}})
-		var terr interface{ Error() string }
-		if err == nil || !errors.As(err, &terr) || !strings.Contains(err.Error(), "DENIED") {
-			t.Errorf("err = %v, want the registry's DENIED", err)
+		if manifests.ReasonOf(err) != manifests.Unauthorized || !strings.Contains(err.Error(), "DENIED") {
+			t.Errorf("err = %v, want Unauthorized with the registry's DENIED", err)
 		}
 	})
+}
+
+// recorder is a manifests.Observer that records registry requests.
+type recorder struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (r *recorder) RegistryRequest(host, method, code string, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests = append(r.requests, method+" "+code)
+}
+func (r *recorder) RateLimit(string, manifests.RateLimitInfo) {}
+func (r *recorder) CacheLookup(string, bool)                  {}
+
+// TestListReferrersUnderPolicyObserved: under the manager's default network
+// policy (enforced at dial time on an *http.Transport), a listing works, and the
+// Observer hears of every request the registry answered.
+func TestListReferrersUnderPolicyObserved(t *testing.T) {
+	reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
+	img := appImage(t, "app")
+	d := reg.PushImage(t, appRepo, "v1", img)
+	reg.Write(t, appRepo, "", testregistry.SBOMReferrer(t, testregistry.DescriptorOf(t, img), nil))
+	reg.Log().Reset()
+	policy, err := netpolicy.Parse("", netpolicy.DefaultDeniedNetworks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	o := registryOptions(reg, appRepo)
+	o.Network, o.Observer = policy, rec
+	got, err := supplychain.ListReferrers(context.Background(), supplychain.ReferrersOptions{Registry: o, Subjects: []string{d.String()}})
+	if err != nil {
+		t.Fatalf("ListReferrers under the default policy: %v", err)
+	}
+	if len(got.Entries) != 1 {
+		t.Errorf("entries %+v, want the SBOM", got.Entries)
+	}
+	var logged []string
+	for _, r := range reg.Log().Requests() {
+		logged = append(logged, r.Method)
+	}
+	var answered []string
+	for _, r := range rec.requests {
+		if method, code, _ := strings.Cut(r, " "); code != "error" {
+			answered = append(answered, method)
+		}
+	}
+	if diff := cmp.Diff(logged, answered); diff != "" {
+		t.Errorf("requests the Observer heard of (-logged +observed):\n%s\nobserved: %q", diff, rec.requests)
+	}
+	if got.Requests != len(logged) {
+		t.Errorf("Requests = %d, the registry logged %d", got.Requests, len(logged))
+	}
 }

@@ -143,7 +143,9 @@ type ReferrersOptions struct {
 	// index digest, if any.
 	Subjects []string
 	// Index is the raw image index if the image is one (for BuildKit attestation
-	// manifests); nil otherwise.
+	// manifests); nil otherwise. A result confirmed by a HEAD carries no RawIndex:
+	// get the bytes with (*manifests.Shared).FetchRaw or manifests.FetchRaw, or
+	// the BuildKit attestations are not listed.
 	Index []byte
 	// Max bounds the entries; zero means MaxReferrers.
 	Max int
@@ -151,3 +153,15 @@ type ReferrersOptions struct {
 
 // MaxReferrers is the default bound of Referrers.Entries.
 const MaxReferrers = 20
+
+// Subjects returns the digests to list referrers for in a resolution: its
+// platform manifest, and its index when it has one.
+func Subjects(res *manifests.Result) []string {
+	if res == nil || res.ManifestDigest == "" {
+		return nil
+	}
+	if res.Digest != "" && res.Digest != res.ManifestDigest {
+		return []string{res.ManifestDigest, res.Digest}
+	}
+	return []string{res.ManifestDigest}
+}

@@ -195,6 +195,9 @@ func AttestedIndex(t testing.TB, images []v1.Image, predicateTypes ...string) v1
 	return Index(t, types.OCIImageIndex, entries...)
 }
 
+// unknownPlatform is the os and architecture BuildKit gives attestation manifests.
+const unknownPlatform = "unknown"
+
 // AttestationManifestEntry builds BuildKit's attestation manifest for img, as
 // an index entry, with one in-toto statement layer per predicate type.
 func AttestationManifestEntry(t testing.TB, img v1.Image, predicateTypes ...string) IndexEntry {
@@ -224,7 +227,7 @@ func AttestationManifestEntry(t testing.TB, img v1.Image, predicateTypes ...stri
 	}
 	return IndexEntry{
 		Image:    att,
-		Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"},
+		Platform: &v1.Platform{OS: unknownPlatform, Architecture: unknownPlatform},
 		Annotations: map[string]string{
 			AnnotationReferenceType:   AttestationManifest,
 			AnnotationReferenceDigest: d.String(),
