@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,7 +17,6 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
-	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 	"github.com/imageconfig/imageconfig-operator/finders/supplychain"
 	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
@@ -51,11 +48,6 @@ type SupplyChain struct {
 	mu     sync.Mutex
 	due    map[types.NamespacedName]referrersDue
 	shared map[string]sharedListing
-
-	// transport is the base transport of listings when the reconciler has none,
-	// one for the process so that connections are reused.
-	transportOnce sync.Once
-	transport     *http.Transport
 }
 
 type referrersDue struct {
@@ -224,11 +216,6 @@ func (s *SupplyChain) listed(key types.NamespacedName, digest string, next time.
 	s.mu.Unlock()
 }
 
-func (s *SupplyChain) defaultTransport() *http.Transport {
-	s.transportOnce.Do(func() { s.transport = http.DefaultTransport.(*http.Transport).Clone() })
-	return s.transport
-}
-
 func (s *SupplyChain) forget(key types.NamespacedName) {
 	if s == nil {
 		return
@@ -312,66 +299,11 @@ func (r *ImageConfigReconciler) fetchReferrers(ctx context.Context, res *manifes
 			index = raw.Index
 		}
 	}
-	o, err := r.referrersOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	return supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: o, Subjects: subjects, Index: index, Max: imagesv1alpha1.MaxReferrers})
-}
-
-// referrersOptions are the image's registry options for ListReferrers, whose
-// requests are counted here: it reports only its handshake to the Observer,
-// and wraps the base transport in its own counter, which the network policy's
-// dial-time enforcement (netpolicy.Transport) refuses, being no *http.Transport.
-// So the policy is applied here, below the counting: the base transport gets the
-// denied networks at dial time, a Guard checks every request's host against the
-// whole policy (redirects and token realms included, and IP literals behind a
-// proxy), and ListReferrers gets the allowed registries only.
-func (r *ImageConfigReconciler) referrersOptions(opts manifests.Options) (manifests.Options, error) {
+	// ListReferrers reports each request to o.Observer (the registry metrics)
+	// and enforces o.Network itself.
 	o := opts
 	o.Previous = nil
-	base := o.Transport
-	if base == nil {
-		base = r.SupplyChain.defaultTransport()
-	}
-	enforced, err := o.Network.Transport(base)
-	if err != nil {
-		return o, fmt.Errorf("referrers: %w", err)
-	}
-	rt := enforced
-	if r.Metrics != nil {
-		o.Observer = nil
-		rt = &observedTransport{inner: rt, m: r.Metrics}
-	}
-	if p := o.Network; p != nil {
-		rt = p.Guard(rt)
-		o.Network = &netpolicy.Policy{AllowedRegistries: p.AllowedRegistries}
-	}
-	o.Transport = rt
-	return o, nil
-}
-
-// observedTransport counts each request it sends in the registry metrics, by
-// host, method and status code ("error" when no response came back).
-type observedTransport struct {
-	inner http.RoundTripper
-	m     *Metrics
-}
-
-// RoundTrip implements http.RoundTripper.
-func (t *observedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	inner := t.inner
-	if inner == nil {
-		inner = http.DefaultTransport
-	}
-	start := time.Now()
-	resp, err := inner.RoundTrip(req)
-	code := "error"
-	if err == nil {
-		code = strconv.Itoa(resp.StatusCode)
-	}
-	t.m.RegistryRequest(req.URL.Host, req.Method, code, time.Since(start))
-	return resp, err
+	return supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: o, Subjects: subjects, Index: index, Max: imagesv1alpha1.MaxReferrers})
 }
 
 // sameListing reports whether two listings hold the same entries for the same digest.
