@@ -125,7 +125,7 @@ bench-scale: build ## Fleet benchmark (not in make test): N objects over M tags,
 	go test -tags scale -count=1 -timeout 3h -run TestScale -v $(GO_TEST_FLAGS) ./test/scale/ | grep -E '^bench-scale|FAIL|scale_test.go|apiserver.go'
 
 FUZZTIME ?= 20s
-FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms ./finders/compare ./finders/files
+FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms ./finders/compare ./finders/files ./finders/supplychain
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.
 	@for p in $(FUZZ_PACKAGES); do \

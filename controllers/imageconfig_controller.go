@@ -79,6 +79,9 @@ type ImageConfigReconciler struct {
 	// ObjectLevelWorkloadIdentity allows spec.provider with spec.serviceAccountName:
 	// TokenRequests for the object's ServiceAccount (--enable-object-level-workload-identity).
 	ObjectLevelWorkloadIdentity bool
+	// SupplyChain, when set, re-checks base images and lists what is attached to
+	// digests (supplychain.go); nil disables both.
+	SupplyChain *SupplyChain
 
 	limiter *intervalLimiter
 	// schedule holds the re-check times, in memory.
@@ -119,6 +122,7 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			r.limiter.remove(req)
 			r.credentialFailures.Delete(req.NamespacedName)
 			r.sched().forget(req.NamespacedName)
+			r.SupplyChain.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -214,6 +218,7 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	}
 	imagestatus.RecordChange(&obj.Status, prev, after, imagestatus.MoveSubject(obj.Spec), now)
 	imagestatus.MarkReady(obj, imagestatus.ReadyMessage(res))
+	r.checkSupplyChain(ctx, obj, res, opts)
 	log.V(1).Info("Resolved", "imageRef", res.ImageRef, "digest", res.Digest, "platform", res.Platform, "unchanged", res.Unchanged)
 	r.indexFiles(ctx, obj, res, opts) // issue 18: starts indexing a new digest; never changes Ready
 	if err := r.export(ctx, obj, res, opts); err != nil {
@@ -359,7 +364,7 @@ func transitionEvents(base, obj *imagesv1alpha1.ImageConfig) []transitionEvent {
 		evs = append(evs, transitionEvent{corev1.EventTypeNormal, now.Reason, now.Message})
 	}
 	evs = append(evs, filesEvents(base, obj)...) // issue 18
-	return append(evs, rateLimitEvents(base, obj)...)
+	return append(append(evs, rateLimitEvents(base, obj)...), supplyChainEvents(base, obj)...)
 }
 
 func (r *ImageConfigReconciler) finder() Finder {

@@ -1,11 +1,16 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/imagestatus"
 )
 
 // Metrics are the manager's registry metrics. They implement manifests.Observer,
@@ -123,4 +128,52 @@ func (m *Metrics) observer() manifests.Observer {
 		return nil
 	}
 	return m
+}
+
+// baseOutdatedCollector is the gauge imageconfig_base_outdated_objects: per
+// namespace, the ImageConfigs whose BaseImageOutdated condition is True. It
+// counts at scrape time from the informer cache, so it is right after a
+// restart and after a deletion without any bookkeeping, and a namespace with
+// ImageConfigs and no outdated base reads 0.
+type baseOutdatedCollector struct {
+	reader client.Reader
+	desc   *prometheus.Desc
+}
+
+// RegisterSupplyChainMetrics registers imageconfig_base_outdated_objects with
+// reg, counted from reader (the manager's cached client).
+func RegisterSupplyChainMetrics(reg prometheus.Registerer, reader client.Reader) error {
+	c := &baseOutdatedCollector{reader: reader, desc: prometheus.NewDesc("imageconfig_base_outdated_objects",
+		"ImageConfigs whose base image's tag has moved since the image was built (BaseImageOutdated=True), by namespace.",
+		[]string{"namespace"}, nil)}
+	if err := reg.Register(c); err != nil {
+		return fmt.Errorf("registering imageconfig_base_outdated_objects: %w", err)
+	}
+	return nil
+}
+
+// Describe implements prometheus.Collector.
+func (c *baseOutdatedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *baseOutdatedCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	list := &imagesv1alpha1.ImageConfigList{}
+	// Read-only counting: no need for the cache's deep copy of every object.
+	if err := c.reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("listing ImageConfigs: %w", err))
+		return
+	}
+	counts := map[string]int{}
+	for i := range list.Items {
+		o := &list.Items[i]
+		counts[o.Namespace] += 0
+		if imagestatus.BaseOutdated(&o.Status) {
+			counts[o.Namespace]++
+		}
+	}
+	for ns, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), ns)
+	}
 }

@@ -138,6 +138,17 @@ type ImageConfigSpec struct {
 	// layers (issue 18) and summarises them in status.files.
 	// +optional
 	Files *FilesSpec `json:"files,omitempty"`
+
+	// baseImage names the image's base when its annotations do not, and the
+	// credentials of the base's registry. See status.baseImage and the
+	// BaseImageOutdated condition.
+	// +optional
+	BaseImage *BaseImageSpec `json:"baseImage,omitempty"`
+
+	// referrers tunes how often the artifacts attached to the digest are listed
+	// (status.referrers).
+	// +optional
+	Referrers *ReferrersSpec `json:"referrers,omitempty"`
 }
 
 // LocalObjectReference names an object in the same namespace.
@@ -271,10 +282,17 @@ type ImageConfigStatus struct {
 
 	// baseImage is the image this one was built on, as declared by the annotations
 	// org.opencontainers.image.base.name and .base.digest (on the platform manifest,
-	// else on the index entry, else as config labels). It is empty when none is
-	// declared: the base is never guessed, and the layers that come from it are not marked.
+	// else on the index entry, else as config labels), or named by spec.baseImage.ref.
+	// It is empty when none is known: the base is never guessed, and the layers that
+	// come from it are not marked. Its tag is re-checked on the interval, and the
+	// BaseImageOutdated condition says whether the image is still built on it.
 	// +optional
-	BaseImage *BaseImage `json:"baseImage,omitempty"`
+	BaseImage *BaseImageStatus `json:"baseImage,omitempty"`
+
+	// referrers are the artifacts attached to the digest (signatures, SBOMs,
+	// provenance), listed at a digest change and then every spec.referrers.interval.
+	// +optional
+	Referrers *ReferrersStatus `json:"referrers,omitempty"`
 
 	// authSource names where the credentials of the last resolution came from:
 	// "anonymous", "secret/<name>", "serviceAccount/<name>", or for a cloud provider
@@ -510,6 +528,8 @@ type Layer struct {
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.digest`,priority=1
 // +kubebuilder:printcolumn:name="Resolved",type=string,JSONPath=`.status.platform`,priority=1
+// +kubebuilder:printcolumn:name="Base-Outdated",type=string,JSONPath=`.status.conditions[?(@.type=="BaseImageOutdated")].status`,priority=1
+// +kubebuilder:printcolumn:name="Signed",type=boolean,JSONPath=`.status.referrers.signed`,priority=1
 // +kubebuilder:printcolumn:name="Changed",type=date,JSONPath=`.status.lastChangedTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ImageConfig struct {

@@ -27,6 +27,8 @@ const (
 	MaxChangeItems = 32
 	// MaxChangeValue bounds, in bytes, each value of status.lastChange.
 	MaxChangeValue = 256
+	// MaxReferrers bounds status.referrers.entries.
+	MaxReferrers = 20
 	// MaxStatusBytes is the size the status is cut to, as JSON.
 	MaxStatusBytes = 1 << 20
 	// MaxStringLength is the first length long free-text values are cut to when

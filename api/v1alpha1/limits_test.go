@@ -52,6 +52,7 @@ func TestStatusLimitsMatchCRD(t *testing.T) {
 		"status.files.layers":        imagesv1alpha1.MaxFileLayers,
 		"status.files.findings":      imagesv1alpha1.MaxFindingKinds,
 		"status.files.examples":      imagesv1alpha1.MaxFileExamples,
+		"status.referrers.entries":   imagesv1alpha1.MaxReferrers,
 	}
 	changeLists := 0
 	for path := range got {

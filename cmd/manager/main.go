@@ -162,12 +162,18 @@ func main() {
 		Metrics:         m,
 		StatusHeartbeat: heartbeatOrEveryCheck(statusHeartbeat),
 		FilesIndexer:    filesIndexer,
+		// Base images re-checked and attachments listed (docs/supplychain.md).
+		SupplyChain: controllers.NewSupplyChain(),
 	}
 	if err := r.SetupWithManager(mgr, controllers.SetupOptions{MaxConcurrentReconciles: maxConcurrent}); err != nil {
 		log.Error(err, "Unable to create the controller", "controller", "ImageConfig")
 		os.Exit(1)
 	}
 	if err := r.RegisterScheduleMetrics(metrics.Registry); err != nil {
+		log.Error(err, "Unable to register the metrics")
+		os.Exit(1)
+	}
+	if err := controllers.RegisterSupplyChainMetrics(metrics.Registry, mgr.GetClient()); err != nil {
 		log.Error(err, "Unable to register the metrics")
 		os.Exit(1)
 	}

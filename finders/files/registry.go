@@ -44,6 +44,10 @@ type RegistryOptions struct {
 	Network *netpolicy.Policy
 	// RetryBackoff overrides the retry backoff (3 tries, 1 s then 3 s apart).
 	RetryBackoff *transport.Backoff
+	// Wrap, when set, wraps the base transport after the network policy and under
+	// the retries and authentication, so that it sees every request sent (pings,
+	// token requests and retries included): to count or observe them.
+	Wrap func(http.RoundTripper) http.RoundTripper
 }
 
 // Registry is a BlobSource over the registry API, authenticated once.
@@ -69,6 +73,9 @@ func NewRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Wrap != nil {
+		base = o.Wrap(base)
+	}
 	a := o.Auth
 	if a == nil {
 		a = authn.Anonymous
@@ -86,6 +93,10 @@ func NewRegistry(ctx context.Context, o RegistryOptions) (*Registry, error) {
 		base:   fmt.Sprintf("%s://%s/v2/%s/blobs/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()),
 	}, nil
 }
+
+// Client returns the authenticated client, for other requests to the same
+// repository (its manifests and referrers) through the same handshake.
+func (r *Registry) Client() *http.Client { return r.client }
 
 func (r *Registry) get(ctx context.Context, digest, rangeHeader string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+digest, nil)

@@ -3,6 +3,7 @@ package files
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -12,7 +13,7 @@ import (
 
 // ConnectResolved connects to the repository of a resolution, with the
 // credentials, transport and network policy it used (o), so that the layers of
-// res can be indexed. It is the one place this package reads manifests.Options.
+// res can be indexed.
 func ConnectResolved(ctx context.Context, o manifests.Options, res *manifests.Result) (*Registry, error) {
 	var opts []name.Option
 	if o.Insecure {
@@ -22,8 +23,15 @@ func ConnectResolved(ctx context.Context, o manifests.Options, res *manifests.Re
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w", res.ImageRef, err)
 	}
-	repo := ref.Context()
+	return Connect(ctx, o, ref.Context(), nil)
+}
+
+// Connect connects to repo with the credentials, transport and network policy
+// of o. It is the one place this package reads manifests.Options. wrap, when
+// set, is RegistryOptions.Wrap.
+func Connect(ctx context.Context, o manifests.Options, repo name.Repository, wrap func(http.RoundTripper) http.RoundTripper) (*Registry, error) {
 	a := o.Auth
+	var err error
 	switch {
 	case a != nil:
 	case o.Keychain != nil:
@@ -43,6 +51,7 @@ func ConnectResolved(ctx context.Context, o manifests.Options, res *manifests.Re
 		UserAgent:    o.UserAgent,
 		Network:      o.Network,
 		RetryBackoff: o.RetryBackoff,
+		Wrap:         wrap,
 	})
 }
 

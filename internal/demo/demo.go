@@ -3,7 +3,9 @@
 // whose config has a realistic env, cmd, labels and layer history, and its next
 // release demo/hello:1.1, which differs in its top (app config) layer and in one
 // env var, HELLO_VERSION, so that `imageconfig diff` has something to show.
-// It also holds demo/files:1.0 (FilesImage), for `imageconfig files`.
+// It also holds demo/files:1.0 (FilesImage), for `imageconfig files`, and the
+// supply-chain images of supplychain.go: a base that can move, an app on it,
+// and a signed and attested image.
 package demo
 
 import (
@@ -18,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -170,6 +173,10 @@ type Registry struct {
 	// Addr is the host:port it listens on.
 	Addr   string
 	server *http.Server
+	auth   authn.Authenticator
+
+	mu          sync.Mutex
+	baseRelease int // index in BaseReleases of what BaseRepository:BaseTag points to
 }
 
 // Start serves a registry on addr (such as "127.0.0.1:5001", or "127.0.0.1:0" for
@@ -189,20 +196,22 @@ func start(ctx context.Context, addr, username, password string) (*Registry, err
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	handler := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	mux := http.NewServeMux()
+	mux.Handle("/", registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(true)))
+	var handler http.Handler = mux
 	if username != "" {
-		inner := handler
 		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if u, p, ok := r.BasicAuth(); !ok || u != username || p != password {
 				w.Header().Set("WWW-Authenticate", `Basic realm="demo"`)
 				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
 				return
 			}
-			inner.ServeHTTP(w, r)
+			mux.ServeHTTP(w, r)
 		})
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	r := &Registry{Addr: ln.Addr().String(), server: srv}
+	mux.HandleFunc(MoveBasePath, r.serveMoveBase)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Printf("demo registry: %v\n", err)
@@ -212,6 +221,7 @@ func start(ctx context.Context, addr, username, password string) (*Registry, err
 	if username != "" {
 		auth = &authn.Basic{Username: username, Password: password}
 	}
+	r.auth = auth
 	for _, t := range []string{Tag, NextTag} {
 		idx, err := IndexOf(t)
 		if err != nil {
@@ -229,6 +239,10 @@ func start(ctx context.Context, addr, username, password string) (*Registry, err
 		}
 	}
 	if err := pushFiles(ctx, r.Addr, auth); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	if err := pushSupplyChain(ctx, r.Addr, auth); err != nil {
 		_ = r.Close()
 		return nil, err
 	}

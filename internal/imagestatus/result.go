@@ -57,7 +57,7 @@ func Apply(st *imagesv1alpha1.ImageConfigStatus, res *manifests.Result, now time
 	st.LayerHistoryNote = s.LayerHistoryNote
 	st.LayerCount = s.LayerCount
 	st.TotalSize = s.TotalSize
-	st.BaseImage = (*imagesv1alpha1.BaseImage)(s.BaseImage)
+	st.BaseImage = declaredBase(s.BaseImage, st.BaseImage)
 	st.AuthSource = s.AuthSource
 	// A result confirmed from the previous status was already cut to fit: keep its note.
 	if note := Fit(st); note != "" || !res.Unchanged {
@@ -75,7 +75,7 @@ func Previous(st *imagesv1alpha1.ImageConfigStatus) *manifests.Result {
 		ImageRef: st.ImageRef, Digest: st.Digest, MediaType: st.MediaType,
 		ManifestDigest: st.ManifestDigest, ConfigDigest: st.ConfigDigest, Platform: st.Platform,
 		LayerHistoryNote: st.LayerHistoryNote, LayerCount: st.LayerCount, TotalSize: st.TotalSize,
-		AuthSource: st.AuthSource, BaseImage: (*manifests.BaseImage)(st.BaseImage),
+		AuthSource: st.AuthSource, BaseImage: previousBase(st.BaseImage),
 	}
 	for _, e := range st.Platforms {
 		s.Platforms = append(s.Platforms, manifests.IndexEntry(e))

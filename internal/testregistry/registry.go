@@ -56,6 +56,8 @@ type Options struct {
 	// TLS serves HTTPS with a server certificate of the kit's test CA (see
 	// PKI) instead of plain HTTP.
 	TLS bool
+	// NoReferrersAPI answers the OCI 1.1 referrers API with 404, as registries without it do (see referrers.go).
+	NoReferrersAPI bool
 }
 
 // Registry is an in-process OCI registry served on 127.0.0.1. Create it with
@@ -191,7 +193,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.challenge(w, req)
 		return
 	}
-	if r.serveOverride(w, req) {
+	if r.refuseReferrers(w, req) || r.serveOverride(w, req) {
 		return
 	}
 	r.inner.ServeHTTP(w, req)

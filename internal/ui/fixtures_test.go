@@ -50,8 +50,11 @@ func readyObject(ns, name string) imagesv1alpha1.ImageConfig {
 		Status: imagesv1alpha1.ImageConfigStatus{
 			ObservedGeneration: 1,
 			RequestedImageRef:  "index.docker.io/library/nginx:1.27", RequestedPlatform: "linux/arm64/v8",
-			Conditions: []metav1.Condition{cond("Ready", metav1.ConditionTrue, "Resolved", "Resolved index.docker.io/library/nginx:1.27 to "+digest('a')+" for linux/arm64/v8")},
-			ImageRef:   "index.docker.io/library/nginx:1.27", Digest: digest('a'), MediaType: "application/vnd.oci.image.index.v1+json",
+			Conditions: []metav1.Condition{
+				cond("Ready", metav1.ConditionTrue, "Resolved", "Resolved index.docker.io/library/nginx:1.27 to "+digest('a')+" for linux/arm64/v8"),
+				cond("BaseImageOutdated", metav1.ConditionTrue, "BaseMoved", "Base docker.io/library/debian:bookworm-slim moved from "+digest('f')+" to "+digest('0')+"; first seen 2026-12-01T11:50:00Z"),
+			},
+			ImageRef: "index.docker.io/library/nginx:1.27", Digest: digest('a'), MediaType: "application/vnd.oci.image.index.v1+json",
 			ManifestDigest: digest('b'), ConfigDigest: digest('c'), Platform: "linux/arm64/v8",
 			Platforms: []imagesv1alpha1.IndexEntry{
 				{OS: "linux", Architecture: "amd64", Digest: digest('d'), Size: 1234, MediaType: "application/vnd.oci.image.manifest.v1+json"},
@@ -76,7 +79,11 @@ func readyObject(ns, name string) imagesv1alpha1.ImageConfig {
 			AuthSource: "anonymous",
 			LastChange: &imagesv1alpha1.ImageChange{From: digest('9'), To: digest('a'), Time: *ago(49 * time.Hour),
 				Summary: "tag 1.27 moved sha256:9999… → sha256:aaaa…: base unchanged, 1 layer replaced (+2.1 MB), env NGINX_VERSION 1.27.2 → 1.27.3"},
-			BaseImage:       &imagesv1alpha1.BaseImage{Name: "docker.io/library/debian:bookworm-slim", Digest: digest('f')},
+			BaseImage: &imagesv1alpha1.BaseImageStatus{Name: "docker.io/library/debian:bookworm-slim", Digest: digest('f'), CurrentDigest: digest('0')},
+			Referrers: &imagesv1alpha1.ReferrersStatus{Digest: digest('a'), Signed: true, LastListedTime: ago(30 * time.Minute), Entries: []imagesv1alpha1.Referrer{
+				{Digest: digest('5'), ArtifactType: "application/vnd.dev.cosign.artifact.sig.v1+json", Kind: "signature", Format: "cosign", Source: "cosignTag"},
+				{Digest: digest('6'), ArtifactType: "application/spdx+json", Kind: "sbom", Format: "spdx", Source: "referrersAPI"},
+			}},
 			LastCheckedTime: ago(5 * time.Minute), LastChangedTime: ago(49 * time.Hour),
 		},
 	}
@@ -140,16 +147,31 @@ func hostileObject(ns, name string) imagesv1alpha1.ImageConfig {
 	st.Layers[1].CreatedBy = "/bin/sh -c " + scriptPayload + imgPayload + controlChars
 	st.Layers[2].Digest = jsURL
 	st.Conditions[0].Message = "Resolved " + scriptPayload
-	st.BaseImage = &imagesv1alpha1.BaseImage{Name: jsURL + imgPayload, Digest: scriptPayload}
+	st.BaseImage = &imagesv1alpha1.BaseImageStatus{Name: jsURL + imgPayload, Digest: scriptPayload, CurrentDigest: jsURL + controlChars}
+	st.Conditions[1].Message = "Base " + imgPayload + " moved " + scriptPayload + controlChars
+	st.Conditions[1].Reason = scriptPayload
+	st.Referrers.Entries = append(st.Referrers.Entries, imagesv1alpha1.Referrer{
+		Digest: jsURL, ArtifactType: scriptPayload + controlChars, Kind: imgPayload, Format: jsURL, Source: scriptPayload})
+	st.Referrers.Digest = imgPayload
 	st.LastChange.Summary = scriptPayload + controlChars
 	st.LastChange.From = imgPayload
+	return obj
+}
+
+// currentUnsignedObject is readyObject on a current base, with nothing signed attached.
+func currentUnsignedObject(ns, name string) imagesv1alpha1.ImageConfig {
+	obj := readyObject(ns, name)
+	st := &obj.Status
+	st.Conditions[1] = cond("BaseImageOutdated", metav1.ConditionFalse, "BaseCurrent", "Built on the current image of docker.io/library/debian:bookworm-slim ("+digest('f')+")")
+	st.BaseImage.CurrentDigest = st.BaseImage.Digest
+	st.Referrers = &imagesv1alpha1.ReferrersStatus{Digest: st.Digest, LastListedTime: ago(time.Hour)}
 	return obj
 }
 
 func fleet() []ui.Item {
 	return []ui.Item{
 		{Object: readyObject("web", "nginx")},
-		{Object: readyObject("shop", "nginx-copy")},
+		{Object: currentUnsignedObject("shop", "nginx-copy")},
 		{Object: stalledObject("web", "missing")},
 		{Object: retryingObject("shop", "app")},
 	}

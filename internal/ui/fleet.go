@@ -109,13 +109,17 @@ type row struct {
 	Changed  *metav1.Time
 	// Shared is how many objects of the fleet resolved the same digest and platform manifest.
 	Shared int
-	obj    *imagesv1alpha1.ImageConfig
+	// StaleBase and Unsigned are the supply-chain badges.
+	StaleBase, Unsigned bool
+	obj                 *imagesv1alpha1.ImageConfig
 }
 
 // fleetQuery is the fleet page's filter and sort, from the query string.
 type fleetQuery struct {
 	Namespace, State, Reason, Text string
-	Sort, Order                    string
+	// Supply is the supply-chain filter: "stale-base", "unsigned" or "".
+	Supply      string
+	Sort, Order string
 }
 
 // sortKeys are the fleet's sortable columns, in table order, with their headings.
@@ -128,7 +132,10 @@ var sortKeys = []struct{ Key, Heading string }{
 func parseFleetQuery(v url.Values) fleetQuery {
 	q := fleetQuery{
 		Namespace: v.Get("namespace"), State: v.Get("state"), Reason: v.Get("reason"),
-		Text: strings.TrimSpace(v.Get("q")), Sort: v.Get("sort"), Order: v.Get("order"),
+		Text: strings.TrimSpace(v.Get("q")), Sort: v.Get("sort"), Order: v.Get("order"), Supply: v.Get("supply"),
+	}
+	if !slices.ContainsFunc(supplyFilters, func(f keyValue) bool { return f.Key == q.Supply }) {
+		q.Supply = ""
 	}
 	if !slices.ContainsFunc(sortKeys, func(k struct{ Key, Heading string }) bool { return k.Key == q.Sort }) {
 		q.Sort = ""
@@ -151,6 +158,7 @@ func (q fleetQuery) values(override ...string) url.Values {
 	set("state", q.State)
 	set("reason", q.Reason)
 	set("q", q.Text)
+	set("supply", q.Supply)
 	set("sort", q.Sort)
 	if q.Sort != "" && q.Order == "desc" {
 		v.Set("order", "desc")
@@ -165,7 +173,8 @@ func (q fleetQuery) values(override ...string) url.Values {
 func (r row) matches(q fleetQuery) bool {
 	if q.Namespace != "" && r.Namespace != q.Namespace ||
 		q.State != "" && r.State.Name != q.State ||
-		q.Reason != "" && r.State.Reason != q.Reason {
+		q.Reason != "" && r.State.Reason != q.Reason ||
+		!matchesSupply(r.obj, q.Supply) {
 		return false
 	}
 	if q.Text == "" {
@@ -173,7 +182,11 @@ func (r row) matches(q fleetQuery) bool {
 	}
 	t := strings.ToLower(q.Text)
 	st := r.obj.Status
-	for _, s := range []string{r.Namespace, r.Name, r.Image, r.Platform, r.Resolved, r.State.Reason, r.State.Message, st.Digest, st.ManifestDigest, st.ConfigDigest} {
+	texts := []string{r.Namespace, r.Name, r.Image, r.Platform, r.Resolved, r.State.Reason, r.State.Message, st.Digest, st.ManifestDigest, st.ConfigDigest}
+	if b := st.BaseImage; b != nil {
+		texts = append(texts, b.Name, b.Digest, b.CurrentDigest)
+	}
+	for _, s := range texts {
 		if strings.Contains(strings.ToLower(s), t) {
 			return true
 		}
@@ -238,6 +251,14 @@ type fleetPage struct {
 	States              []string
 	Headings            []heading
 	Filtered            bool
+	// Supply are the supply-chain filters with their counts over the whole fleet.
+	Supply []supplyCount
+}
+
+// supplyCount is one supply-chain filter, how many objects it holds, and its link.
+type supplyCount struct {
+	Key, Label, Link string
+	Count            int
 }
 
 // heading is a sortable column heading: its link sorts by it, toggling the order.
@@ -258,6 +279,7 @@ func fleetRows(items []Item) ([]row, map[string]int) {
 			Image: requestedImage(obj), Platform: requestedPlatform(obj),
 			State: stateOf(obj), Digest: st.Digest, Layers: st.LayerCount, Size: st.TotalSize,
 			Checked: st.LastCheckedTime, Changed: st.LastChangedTime, obj: obj,
+			StaleBase: staleBase(obj), Unsigned: unsigned(obj),
 		}
 		if r.Name == "" {
 			// Resolved on demand: the reference is its name.
@@ -281,8 +303,16 @@ func buildFleet(items []Item, v url.Values) fleetPage {
 	p := fleetPage{Query: q, Total: len(all), States: []string{stateReady, stateStalled, stateRetrying, stateUnknown}}
 	namespaces, reasons := map[string]bool{}, map[string]bool{}
 	counts := map[string]*summaryPart{}
+	for _, f := range supplyFilters {
+		p.Supply = append(p.Supply, supplyCount{Key: f.Key, Label: f.Value, Link: "/?" + (fleetQuery{Supply: f.Key}).values().Encode()})
+	}
 	for i := range all {
 		r := &all[i]
+		for j := range p.Supply {
+			if matchesSupply(r.obj, p.Supply[j].Key) {
+				p.Supply[j].Count++
+			}
+		}
 		if r.Digest != "" {
 			r.Shared = shared[r.Digest+" "+r.obj.Status.ManifestDigest]
 		}
@@ -331,7 +361,7 @@ func buildFleet(items []Item, v url.Values) fleetPage {
 			}
 		}
 	})
-	p.Filtered = q.Namespace != "" || q.State != "" || q.Reason != "" || q.Text != ""
+	p.Filtered = q.Namespace != "" || q.State != "" || q.Reason != "" || q.Text != "" || q.Supply != ""
 
 	slices.SortStableFunc(p.Rows, func(a, b row) int {
 		if q.Sort != "" {

@@ -28,9 +28,10 @@ type imagePage struct {
 	SortSize  bool
 	SortLinks struct{ Build, Size string }
 	Commands  []string
-	// LastChange and BaseImage are shown when the status has them.
-	LastChange *changeView
-	BaseImage  *baseImageView
+	// LastChange, BaseImage and Attachments are shown when the status has them.
+	LastChange  *changeView
+	BaseImage   *baseImageView
+	Attachments *attachmentsView
 	// FilesURL links the layer file index when the UI has one for this image.
 	FilesURL string
 }
@@ -68,11 +69,6 @@ type changeView struct {
 	Lines    []string
 }
 
-// baseImageView is the image the image was built on.
-type baseImageView struct {
-	Name, Digest string
-}
-
 func (h *Handler) buildImage(it *Item, v url.Values) imagePage {
 	obj := &it.Object
 	st := obj.Status
@@ -106,9 +102,7 @@ func (h *Handler) buildImage(it *Item, v url.Values) imagePage {
 			}
 		}
 	}
-	if b := st.BaseImage; b != nil && (b.Name != "" || b.Digest != "") {
-		p.BaseImage = &baseImageView{Name: b.Name, Digest: b.Digest}
-	}
+	p.BaseImage, p.Attachments = baseView(obj), attachments(obj)
 
 	for _, e := range st.Platforms {
 		pl := e.OS + "/" + e.Architecture
@@ -225,10 +219,11 @@ func commands(obj *imagesv1alpha1.ImageConfig, image, platform string) []string 
 	if obj.Spec.Insecure {
 		flags += " --insecure"
 	}
-	return append(out,
+	out = append(out,
 		"imageconfig summary "+shellQuote(image)+flags,
 		"imageconfig layers "+shellQuote(image)+flags+" --sort size",
 	)
+	return append(out, supplyChainCommands(obj, image, flags)...)
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

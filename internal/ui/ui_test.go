@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,6 +167,12 @@ func TestFleetFilterAndSort(t *testing.T) {
 		{"/?state=Stalled", 2, []string{"127.0.0.1:5001/demo/hello:nope"}},
 		{"/?state=Stalled", 3, []string{"linux/amd64"}},
 		{"/?state=Stalled", 4, []string{"Stalled: NotFound"}},
+		{"/?supply=stale-base", 1, []string{"nginx"}},
+		{"/?supply=unsigned", 1, []string{"nginx-copy"}},
+		{"/?supply=unsigned&namespace=web", 1, nil},
+		{"/?supply=bogus", 1, []string{"app", "nginx-copy", "missing", "nginx"}},
+		{"/?q=" + digest('f'), 1, []string{"nginx-copy", "nginx"}},
+		{"/?sort=name", 4, []string{"Retrying: Unavailable", "Stalled: NotFound", "Ready stale base", "Ready unsigned"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
@@ -180,7 +187,7 @@ func TestFleetFilterAndSort(t *testing.T) {
 	body := get(t, h, "GET", "/").Body.String()
 	for _, want := range []string{
 		`4 ImageConfigs:`, `Ready</span> 2</a>`, `Stalled: NotFound`, `>1 NotFound</a>`, `>1 Unavailable</a>`,
-		`shared ×2`, `href="/?state=Stalled"`,
+		`shared ×2`, `href="/?state=Stalled"`, `<a href="/?supply=stale-base">1 stale base</a>`, `<a href="/?supply=unsigned">1 unsigned</a>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the fleet page lacks %q", want)
@@ -396,5 +403,33 @@ func TestHostileContentIsInert(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHostileSupplyChainIsText: the base image's name and digests, the
+// BaseImageOutdated message and every attachment field come from registries;
+// TestHostileContentIsInert checks that no markup came of them, and this that
+// they are shown, as text, in their own sections.
+func TestHostileSupplyChainIsText(t *testing.T) {
+	h := newHandler(t, []ui.Item{{Object: hostileObject("evil", "hostile")}})
+	body := get(t, h, "GET", "/namespaces/evil/imageconfigs/hostile").Body.String()
+	kinds := cells(t, body, "attachments", 0)
+	if len(kinds) != 3 || kinds[2] != imgPayload {
+		t.Errorf("attachment kinds = %q, want the hostile one shown as text last", kinds)
+	}
+	if types := cells(t, body, "attachments", 2); len(types) != 3 || !strings.HasPrefix(types[2], scriptPayload) || strings.ContainsAny(types[2], "\x1b\u202e\x00") {
+		t.Errorf("attachment artifact types = %q, want the script as text and control characters escaped", types)
+	}
+	base := cells(t, body, "digests", 1)
+	if !slices.Contains(base, jsURL+imgPayload) {
+		t.Errorf("the base image name is not shown as text: %q", base)
+	}
+	for _, want := range []string{
+		`<p class="msg">&lt;script&gt;window.__pwned=1;alert(1)&lt;/script&gt;: Base &#34;&gt;&lt;img src=x`,
+		`<h2>Base image <span class="tag warn">outdated</span></h2>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
 	}
 }
