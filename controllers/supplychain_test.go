@@ -23,9 +23,9 @@ import (
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
-	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
 )
 
 // TestSupplyChain runs the supply-chain checks against a real API server.
