@@ -85,7 +85,7 @@ test: verify-generated vet ## Run all tests against a hermetic envtest control p
 
 # The scenarios that `make test` skips with -short: real intervals and
 # thousand-object fleets on envtest (see longScenario in controllers).
-LONG_TESTS ?= TestManager|TestRestartMidSteadyState|TestLastCheckedSkew|TestOutageWritesPerStateChange
+LONG_TESTS ?= TestReconciler|TestManager|TestFilesIndexManager|TestRestartMidSteadyState|TestLastCheckedSkew|TestOutageWritesPerStateChange
 .PHONY: test-long
 test-long: ## Run the long scenarios that make test skips (real intervals, 1,000-object fleets).
 	@assets="$$($(SETUP_ENVTEST))"; \

@@ -271,6 +271,7 @@ func TestFilesIndex(t *testing.T) {
 // indexing job queues the object again, and its status gets the summary
 // without waiting for the re-check interval.
 func TestFilesIndexManager(t *testing.T) {
+	longScenario(t)
 	env := testenv.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

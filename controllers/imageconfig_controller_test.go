@@ -206,6 +206,7 @@ func TestReconciler(t *testing.T) {
 	})
 
 	t.Run("an outage keeps what was resolved", func(t *testing.T) {
+		longScenario(t)
 		h := newHarness(t, env)
 		obj := h.create("outage", nil)
 		_, _, before := h.reconcile(obj)
@@ -298,6 +299,7 @@ func TestReconciler(t *testing.T) {
 	})
 
 	t.Run("rate limited waits for Retry-After, capped at the interval", func(t *testing.T) {
+		longScenario(t)
 		h := newHarness(t, env)
 		for i, tt := range []struct {
 			retryAfter string
