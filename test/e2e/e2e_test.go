@@ -255,7 +255,7 @@ spec:
 
 	wide := admin.must("", "get", "-n", ns, "imgcfg", "-o", "wide")
 	header := strings.Fields(strings.SplitN(wide, "\n", 2)[0])
-	if strings.Join(header, " ") != "NAME IMAGE PLATFORM READY STATUS DIGEST RESOLVED CHANGED AGE" {
+	if strings.Join(header, " ") != "NAME IMAGE PLATFORM READY STATUS DIGEST RESOLVED BASE-OUTDATED SIGNED CHANGED AGE" {
 		t.Errorf("kubectl get -o wide columns = %v", header)
 	}
 	if !strings.Contains(wide, indexDigest.String()) || !strings.Contains(wide, "True") {
