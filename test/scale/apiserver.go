@@ -114,7 +114,10 @@ func apiserverFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns s
 // writes them (floorWorkers at a time, the manager's QPS and burst). Only the
 // writes back are timed. The manager must be stopped. It differs from
 // apiserverFloor by the cost of the status's bytes alone.
-func writeFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int) time.Duration {
+//
+// It also returns the CPU seconds the API server (process apiserverPID) spent on
+// the writes back.
+func writeFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int, apiserverPID int) (time.Duration, float64) {
 	t.Helper()
 	cl, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
@@ -142,7 +145,9 @@ func writeFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns strin
 		}
 	}
 	patchLoop(t, cfg, scheme, ns, count, qps, burst, func(int) []byte { return []byte(`{"status":null}`) })
-	return patchLoop(t, cfg, scheme, ns, count, qps, burst, func(i int) []byte { return statuses[i] })
+	cpu0 := cpuSeconds(apiserverPID)
+	d := patchLoop(t, cfg, scheme, ns, count, qps, burst, func(i int) []byte { return statuses[i] })
+	return d, cpuSeconds(apiserverPID) - cpu0
 }
 
 // patchLoop merge-patches the status of objects app-00000 to app-<count-1>

@@ -15,7 +15,10 @@
 // Settings come from the environment: SCALE_N, SCALE_M, SCALE_INTERVAL (the
 // objects' spec.interval, default 2m), SCALE_STEADY (0 skips the steady-state
 // phase), MANAGER_BIN, MANAGER_ARGS (extra flags), SCALE_PPROF (a file to write a
-// 30 s CPU profile of the manager's first pass to; needs --pprof-bind-address).
+// 30 s CPU profile of the manager's first pass to; needs --pprof-bind-address;
+// beside it go the API server's CPU profiles of the floor and the first pass,
+// and the manager's heap after the first pass and after the steady intervals,
+// and its allocations).
 package scale
 
 import (
@@ -308,7 +311,9 @@ func TestScale(t *testing.T) {
 	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
 		go profileAPIServer(t, env.Config, strings.TrimSuffix(prof, ".pprof")+"-apiserver-floor.pprof", 20)
 	}
+	cpuFloor0 := cpuSeconds(apiserverPID)
 	floor := apiserverFloor(t, env.Config, env.Scheme, ns, floorN, qps, burst)
+	floorCPUms := (cpuSeconds(apiserverPID) - cpuFloor0) * 1000 / float64(max(floorN, 1))
 	floorS := floor.Seconds() * float64(n) / float64(max(floorN, 1))
 	t.Logf("floor: %d bare status patches in %s (qps %g, burst %d, %d at a time)", floorN, floor.Round(time.Millisecond), qps, burst, floorWorkers)
 
@@ -349,6 +354,9 @@ func TestScale(t *testing.T) {
 	apiWrites1, apiRefused1 := statusWrites(t, env.Config)
 	firstStatusWrites, firstRefused := apiWrites1-apiWrites0, apiRefused1-apiRefused0
 	cpuMgrFirst := cpuSeconds(pid)
+	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
+		pprofGet(t, args, "heap?gc=1", strings.TrimSuffix(prof, ".pprof")+"-heap-first.pprof")
+	}
 	cpuAPIFirst, cpuEtcdFirst := cpuSeconds(apiserverPID)-cpuAPI0, cpuSeconds(etcdPID)-cpuEtcd0
 
 	steadyPart := "steady=skipped"
@@ -377,24 +385,37 @@ func TestScale(t *testing.T) {
 	}
 	ours := first.total()
 	rss := peakRSS(pid)
+	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
+		pprofGet(t, args, "heap?gc=1", strings.TrimSuffix(prof, ".pprof")+"-heap-steady.pprof")
+		pprofGet(t, args, "allocs", strings.TrimSuffix(prof, ".pprof")+"-allocs.pprof")
+	}
 	etcdBytes := storedBytes(t, env.Config, ns, 1000)
 
 	// The write floor: the same writes as the first pass, without the manager.
 	mgr.Stop()
-	wfloor := writeFloor(t, env.Config, env.Scheme, ns, floorN, qps, burst)
+	wfloor, wfloorCPU := writeFloor(t, env.Config, env.Scheme, ns, floorN, qps, burst, apiserverPID)
+	wfloorCPUms := wfloorCPU * 1000 / float64(max(floorN, 1))
 	wfloorS := wfloor.Seconds() * float64(n) / float64(max(floorN, 1))
 	t.Logf("write floor: %d whole-status patches in %s", floorN, wfloor.Round(time.Millisecond))
 	fmt.Printf("bench-scale N=%d M=%d interval=%s ready=%.1fs first: GET=%d (manifests %d, blobs %d) HEAD=%d ping=%d token=%d total=%d (%.2f/object) writes/object=%.2f (watched %.2f, refused %d) | %s | manager peakRSS=%.0fMiB cpu(first pass): manager=%.1fs apiserver=%.1fs etcd=%.1fs | crane config loop: %.1f requests/object x %d = %.0f (%.1fx ours) | load before=%q after=%q"+
-		" | first_status_writes=%d steady_status_writes_per_object_interval=%.3f steady_heads_per_tag_interval=%.2f steady_gets=%d apiserver_floor_s=%.1f floor_patches=%d ready_over_floor=%.2f apiserver_write_floor_s=%.1f ready_over_write_floor=%.2f peak_rss_mib=%.0f etcd_bytes_per_object_median=%d\n",
+		" | first_status_writes=%d steady_status_writes_per_object_interval=%.3f steady_heads_per_tag_interval=%.2f steady_gets=%d apiserver_floor_s=%.1f floor_patches=%d ready_over_floor=%.2f apiserver_write_floor_s=%.1f ready_over_write_floor=%.2f apiserver_cpu_ms_per_floor_patch=%.2f apiserver_cpu_ms_per_first_write=%.2f apiserver_cpu_ms_per_write_floor_patch=%.2f peak_rss_mib=%.0f etcd_bytes_per_object_median=%d\n",
 		n, m, interval, readyAfter.Seconds(), first.gets+first.blobGets, first.gets, first.blobGets, first.heads, first.pings, first.tokens, ours, float64(ours)/float64(n), float64(firstStatusWrites)/float64(n), firstWrites, firstRefused,
 		steadyPart, rss, cpuMgrFirst, cpuAPIFirst, cpuEtcdFirst,
 		craneRequests, n, craneRequests*float64(n), craneRequests*float64(n)/float64(max(ours, 1)), loadBefore, uptime(),
-		firstStatusWrites, steadyWrites, steadyHeads, steadyGets, floorS, floorN, readyAfter.Seconds()/floorS, wfloorS, readyAfter.Seconds()/wfloorS, rss, etcdBytes)
+		firstStatusWrites, steadyWrites, steadyHeads, steadyGets, floorS, floorN, readyAfter.Seconds()/floorS, wfloorS, readyAfter.Seconds()/wfloorS,
+		floorCPUms, cpuAPIFirst*1000/float64(max(firstStatusWrites, 1)), wfloorCPUms, rss, etcdBytes)
 }
 
 // profile writes a 30 s CPU profile of the manager's first pass, from its
 // --pprof-bind-address.
 func profile(t *testing.T, args []string, path string) {
+	time.Sleep(2 * time.Second)
+	pprofGet(t, args, "profile?seconds=30", path)
+}
+
+// pprofGet saves the manager's /debug/pprof/<what> to path, when MANAGER_ARGS
+// gives a --pprof-bind-address.
+func pprofGet(t *testing.T, args []string, what, path string) {
 	addr := ""
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--pprof-bind-address="); ok {
@@ -405,8 +426,7 @@ func profile(t *testing.T, args []string, path string) {
 		t.Log("SCALE_PPROF needs --pprof-bind-address=HOST:PORT in MANAGER_ARGS")
 		return
 	}
-	time.Sleep(2 * time.Second)
-	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=30")
+	resp, err := http.Get("http://" + addr + "/debug/pprof/" + what)
 	if err != nil {
 		t.Logf("pprof: %v", err)
 		return
