@@ -197,6 +197,13 @@ type PlatformSpec struct {
 }
 
 // ImageConfigStatus is what the controller resolved for the spec.
+//
+// The status is one atomic value for server-side field management: the
+// manager is its only writer, and it writes it whole. So managedFields records
+// a single status field instead of one entry per field, list item and label,
+// which the API server would otherwise recompute and store on every status
+// write (see docs/fleet.md).
+// +structType=atomic
 type ImageConfigStatus struct {
 	// observedGeneration is the generation of the spec the controller last acted on,
 	// successfully or not, as in Flux: with Stalled=True it means the current spec
