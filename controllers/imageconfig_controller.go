@@ -5,7 +5,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -130,10 +128,7 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	base := obj.DeepCopy()
 	defer func() {
-		if err := settleLastChecked(base, obj, r.now(), r.heartbeat()); err != nil {
-			retErr = kerrors.NewAggregate([]error{retErr, err})
-			return
-		}
+		settleLastChecked(base, obj, r.now(), r.heartbeat())
 		if err := r.patchStatus(ctx, base, obj); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 			return
@@ -287,54 +282,6 @@ func (r *ImageConfigReconciler) credentialDelay(key types.NamespacedName, interv
 		d *= 2
 	}
 	return min(d, credentialMaxDelay, interval)
-}
-
-// statusChanged reports whether obj's status differs from base's, as a merge
-// patch sees it.
-func statusChanged(base, obj *imagesv1alpha1.ImageConfig) (bool, error) {
-	data, err := statusPatch(base, obj)
-	return data != nil, err
-}
-
-// statusPatch returns the merge patch that takes base's status to obj's, nil
-// when there is nothing to write. Most re-checks change nothing, so a semantic
-// comparison, which costs microseconds, answers first; only a difference it
-// sees (which may be one that JSON does not carry, such as a time below a
-// second) pays for building the patch, which is built once and sent as is.
-//
-// The patch carries base's resourceVersion. base is what the informer cache
-// held, which may miss this controller's own last write. A merge patch computed
-// from a stale base leaves out what it does not see as changed: a success right
-// after a failed attempt would not reset Ready, and the object would stay not
-// Ready until its next interval. The resourceVersion turns a stale base into a
-// conflict, retried on a fresh read.
-func statusPatch(base, obj *imagesv1alpha1.ImageConfig) ([]byte, error) {
-	if equality.Semantic.DeepEqual(base.Status, obj.Status) {
-		return nil, nil
-	}
-	data, err := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}).Data(obj)
-	if err != nil {
-		return nil, fmt.Errorf("computing the status patch: %w", err)
-	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, fmt.Errorf("reading the status patch: %w", err)
-	}
-	if _, ok := top["status"]; !ok {
-		return nil, nil
-	}
-	return data, nil
-}
-
-func (r *ImageConfigReconciler) patchStatus(ctx context.Context, base, obj *imagesv1alpha1.ImageConfig) error {
-	data, err := statusPatch(base, obj)
-	if err != nil || data == nil {
-		return err
-	}
-	if err := r.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, data)); err != nil {
-		return client.IgnoreNotFound(fmt.Errorf("patching status: %w", err))
-	}
-	return nil
 }
 
 // transitionEvent is an event to emit after the status was written.

@@ -181,17 +181,15 @@ func heartbeatDue(last *metav1.Time, now time.Time, heartbeat time.Duration) boo
 // (the check rides on that write) or when base's lastCheckedTime needs its
 // heartbeat; otherwise lastCheckedTime is put back to base's, so that an
 // unchanged check costs no write.
-func settleLastChecked(base, obj *imagesv1alpha1.ImageConfig, now time.Time, heartbeat time.Duration) error {
+func settleLastChecked(base, obj *imagesv1alpha1.ImageConfig, now time.Time, heartbeat time.Duration) {
 	cur, old := obj.Status.LastCheckedTime, base.Status.LastCheckedTime
 	if cur == nil || (old != nil && cur.Equal(old)) || heartbeatDue(old, now, heartbeatOf(obj, heartbeat)) {
-		return nil
+		return
 	}
 	obj.Status.LastCheckedTime = old
-	changed, err := statusChanged(base, obj)
-	if err != nil || changed {
+	if statusChanged(base, obj) {
 		obj.Status.LastCheckedTime = cur
 	}
-	return err
 }
 
 // RegisterScheduleMetrics registers the freshness gauges of the re-check

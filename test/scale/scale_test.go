@@ -118,6 +118,29 @@ func peakRSS(pid int) float64 {
 	return -1
 }
 
+// rssParts reads the RssAnon and RssFile of pid now, in MiB: the memory the
+// process allocated, and the pages of its binary and other files it maps.
+func rssParts(pid int) (anon, file float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1, -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "RssAnon:":
+			anon = kb / 1024
+		case "RssFile:":
+			file = kb / 1024
+		}
+	}
+	return anon, file
+}
+
 // childPID finds the child process of this one whose command is name.
 func childPID(name string) int {
 	entries, _ := os.ReadDir("/proc")
@@ -308,8 +331,14 @@ func TestScale(t *testing.T) {
 	// patches fewer objects and scales the time up to N.
 	floorN := min(envInt(t, "SCALE_FLOOR", n), n)
 	qps, burst := managerLimits(args)
+	floorProfiled := make(chan struct{})
 	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
-		go profileAPIServer(t, env.Config, strings.TrimSuffix(prof, ".pprof")+"-apiserver-floor.pprof", 20)
+		go func() {
+			defer close(floorProfiled)
+			profileAPIServer(t, env.Config, strings.TrimSuffix(prof, ".pprof")+"-apiserver-floor.pprof", 20)
+		}()
+	} else {
+		close(floorProfiled)
 	}
 	cpuFloor0 := cpuSeconds(apiserverPID)
 	floor := apiserverFloor(t, env.Config, env.Scheme, ns, floorN, qps, burst)
@@ -317,6 +346,7 @@ func TestScale(t *testing.T) {
 	floorS := floor.Seconds() * float64(n) / float64(max(floorN, 1))
 	t.Logf("floor: %d bare status patches in %s (qps %g, burst %d, %d at a time)", floorN, floor.Round(time.Millisecond), qps, burst, floorWorkers)
 
+	<-floorProfiled // the API server takes one CPU profile at a time
 	reg.Log().Reset()
 	tokens0 = len(reg.Tokens())
 	writes0 := w.writes.Load()
@@ -385,6 +415,8 @@ func TestScale(t *testing.T) {
 	}
 	ours := first.total()
 	rss := peakRSS(pid)
+	anon, file := rssParts(pid)
+	t.Logf("manager memory at the end: peak RSS %.0f MiB; now RssAnon %.0f MiB, RssFile %.0f MiB", rss, anon, file)
 	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
 		pprofGet(t, args, "heap?gc=1", strings.TrimSuffix(prof, ".pprof")+"-heap-steady.pprof")
 		pprofGet(t, args, "allocs", strings.TrimSuffix(prof, ".pprof")+"-allocs.pprof")
