@@ -37,6 +37,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/testpki"
 )
 
 // Service is the service name the registry announces in its bearer
@@ -70,7 +72,7 @@ type Registry struct {
 	log       *RequestLog
 	transport *http.Transport
 	issuer    *TokenIssuer
-	pki       *PKI
+	pki       *testpki.PKI
 
 	mu        sync.Mutex
 	fault     Fault
@@ -106,7 +108,7 @@ func New(t testing.TB, opts Options) *Registry {
 	}
 	r.srv = httptest.NewUnstartedServer(r)
 	if opts.TLS {
-		r.pki = NewPKI(t)
+		r.pki = testpki.New(t)
 		r.srv.TLS = r.pki.ServerConfig(false)
 		r.srv.StartTLS()
 		r.transport = r.pki.Transport(false)
@@ -132,7 +134,7 @@ func (r *Registry) Client() *http.Client { return &http.Client{Transport: r.tran
 
 // PKI returns the test CA and certificates the registry serves HTTPS with, or
 // nil without Options.TLS.
-func (r *Registry) PKI() *PKI { return r.pki }
+func (r *Registry) PKI() *testpki.PKI { return r.pki }
 
 // Transport returns a base transport for the registry: a clone of
 // http.DefaultTransport that, in TLS mode, trusts the test CA.
