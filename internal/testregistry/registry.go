@@ -7,7 +7,7 @@
 //   - an optional Docker-Hub-style bearer token challenge with the kit's token
 //     issuer (TokenIssuer) on the registry's own host:port (Options.TokenAuth),
 //     optionally requiring HTTP basic credentials to obtain a token (RequireBasic);
-//   - HTTPS with the kit's test CA (Options.TLS, PKI);
+//   - HTTPS with the kit's test CA (Options.TLS, PKI; package testpki);
 //   - a concurrency-safe request log (Log) for request-economy assertions;
 //   - fault injection (SetFault, FailRequests);
 //   - fixture pushes that bypass auth, faults and the log (PushImage,
@@ -18,7 +18,8 @@
 //
 // The kit's other parts share its request log, token issuer and PKI: the
 // reference registry (distribution) in testregistry/refregistry and the
-// fault-injecting proxy in testregistry/faultproxy.
+// fault-injecting proxy in testregistry/faultproxy. The supply-chain fixtures
+// (supplychain.go) wrap testregistry/artifacts, which the demo registry uses too.
 package testregistry
 
 import (
