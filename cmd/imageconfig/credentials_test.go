@@ -126,8 +126,8 @@ func TestCredentials(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("exit %d, want 0; stderr: %s", r.code, r.stderr)
 			}
-			if !jsonEqual(t, []byte(r.stdout), amd64Config) {
-				t.Errorf("output is not linux/amd64's config:\n%s", r.stdout)
+			if diff := jsonDiff(t, amd64Config, []byte(r.stdout)); diff != "" {
+				t.Errorf("output is not linux/amd64's config (-want +got):\n%s", diff)
 			}
 			if strings.Contains(r.stdout+r.stderr, alicePass) {
 				t.Error("the password appears in the output")
@@ -322,8 +322,8 @@ func TestCredentialsHtpasswd(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d, want 0; stderr: %s", r.code, r.stderr)
 		}
-		if !jsonEqual(t, []byte(r.stdout), want) {
-			t.Errorf("output is not linux/arm64's config:\n%s", r.stdout)
+		if diff := jsonDiff(t, want, []byte(r.stdout)); diff != "" {
+			t.Errorf("output is not linux/arm64's config (-want +got):\n%s", diff)
 		}
 	})
 

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/ui"
 )
 
 // filesImage has a secret deleted by a later layer, a setuid binary, a
@@ -69,6 +70,14 @@ func filesImage(t *testing.T) v1.Image {
 	return img
 }
 
+// finding is a finding of `imageconfig files -o json`.
+type finding struct {
+	Kind  string `json:"kind"`
+	Path  string `json:"path"`
+	Layer int    `json:"layer"`
+	Bytes int64  `json:"bytes"`
+}
+
 func TestFilesCommand(t *testing.T) {
 	reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
 	reg.PushImage(t, "app", "v1", filesImage(t))
@@ -84,15 +93,10 @@ func TestFilesCommand(t *testing.T) {
 		t.Errorf("first listing made %d blob requests, want 3: the config and 2 layers", n)
 	}
 	var out struct {
-		Layers []map[string]any `json:"layers"`
-		Files  []map[string]any `json:"files"`
-		Finds  []struct {
-			Kind  string `json:"kind"`
-			Path  string `json:"path"`
-			Layer int    `json:"layer"`
-			Bytes int64  `json:"bytes"`
-		} `json:"findings"`
-		WastedBytes int64 `json:"wastedBytes"`
+		Layers      []map[string]any `json:"layers"`
+		Files       []map[string]any `json:"files"`
+		Finds       []finding        `json:"findings"`
+		WastedBytes int64            `json:"wastedBytes"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
@@ -115,12 +119,13 @@ func TestFilesCommand(t *testing.T) {
 	if diff := cmp.Diff(wantPaths, paths); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
-	var kinds []string
-	for _, f := range out.Finds {
-		kinds = append(kinds, f.Kind+" "+f.Path)
+	wantFinds := []finding{
+		{Kind: "deletedButPresent", Path: "/root/.netrc", Layer: 0, Bytes: int64(len("machine x password hunter2\n"))},
+		{Kind: "overwritten", Path: "/etc/app.conf", Layer: 0, Bytes: int64(len("a=1\n"))},
+		{Kind: "setuid", Path: "/usr/bin/su", Layer: 0, Bytes: int64(len("ELF"))},
+		{Kind: "wastedBytes", Layer: 0, Bytes: int64(len("machine x password hunter2\n") + len("a=1\n"))},
 	}
-	wantKinds := []string{"deletedButPresent /root/.netrc", "overwritten /etc/app.conf", "setuid /usr/bin/su", "wastedBytes "}
-	if diff := cmp.Diff(wantKinds, kinds); diff != "" {
+	if diff := cmp.Diff(wantFinds, out.Finds); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 	if out.WastedBytes != int64(len("machine x password hunter2\n")+len("a=1\n")) {
@@ -204,8 +209,29 @@ func TestServeFiles(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
-	if len(idx.Changes) != 2 || len(idx.Changes[1]) != 3 || idx.Findings[0].Kind != "deletedButPresent" || idx.Findings[0].ByLayer != 1 {
-		t.Errorf("changes %v, findings %v", idx.Changes, idx.Findings)
+	var changes [][]string
+	for _, layer := range idx.Changes {
+		var c []string
+		for _, e := range layer {
+			c = append(c, e.Change+" "+e.Path)
+		}
+		changes = append(changes, c)
+	}
+	wantChanges := [][]string{
+		{"added /etc", "added /etc/app.conf", "added /root", "added /root/.netrc", "added /usr/bin/su", "added /usr/bin/sh"},
+		{"modified /etc/app.conf", "added /tmp/\x1b[31mred\n", "deleted /root/.netrc"},
+	}
+	if diff := cmp.Diff(wantChanges, changes); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	wantFindings := []ui.FileFinding{
+		{Kind: "deletedButPresent", Path: "/root/.netrc", Layer: 0, Bytes: 27, ByLayer: 1},
+		{Kind: "overwritten", Path: "/etc/app.conf", Layer: 0, Bytes: 4, ByLayer: 1},
+		{Kind: "setuid", Path: "/usr/bin/su", Layer: 0, Bytes: 3, ByLayer: -1},
+		{Kind: "wastedBytes", Layer: 0, Bytes: 31, ByLayer: -1},
+	}
+	if diff := cmp.Diff(wantFindings, idx.Findings); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 	reg.Log().Reset()
 	if _, err := src.Files(context.Background(), reg.Host()+"/app:v1", ""); err != nil {

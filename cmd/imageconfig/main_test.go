@@ -6,9 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
@@ -61,16 +62,17 @@ func runBinary(t *testing.T, env []string, stdin string, args ...string) result 
 	return result{stdout.String(), stderr.String(), code}
 }
 
-func jsonEqual(t *testing.T, a, b []byte) bool {
+// jsonDiff decodes want and got and returns cmp.Diff of the two values.
+func jsonDiff(t *testing.T, want, got []byte) string {
 	t.Helper()
 	var x, y any
-	if err := json.Unmarshal(a, &x); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, a)
+	if err := json.Unmarshal(want, &x); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, want)
 	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
+	if err := json.Unmarshal(got, &y); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, got)
 	}
-	return reflect.DeepEqual(x, y)
+	return cmp.Diff(x, y)
 }
 
 func TestCLI(t *testing.T) {
@@ -85,8 +87,8 @@ func TestCLI(t *testing.T) {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 		raw, _ := images["linux/arm/v7"].RawConfigFile()
-		if !jsonEqual(t, []byte(r.stdout), raw) {
-			t.Errorf("output is not linux/arm/v7's config:\n%s", r.stdout)
+		if diff := jsonDiff(t, raw, []byte(r.stdout)); diff != "" {
+			t.Errorf("output is not linux/arm/v7's config (-want +got):\n%s", diff)
 		}
 		if !strings.HasPrefix(r.stdout, "{\n  \"") {
 			t.Errorf("output is not indented by 2 spaces:\n%.80s", r.stdout)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
@@ -91,8 +92,8 @@ base unchanged, 2 layers replaced (+8 B), env APP_VERSION 1 → 2
 				// The head of the diff; the blocks below are checked in TestDiffBlocks.
 				got = strings.Join(strings.SplitAfterN(got, "\n", 4)[:3], "")
 			}
-			if got != tt.want {
-				t.Errorf("stdout:\n%s\nwant:\n%s", got, tt.want)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -111,8 +112,12 @@ base unchanged, 2 layers replaced (+8 B), env APP_VERSION 1 → 2
 		repo := reg.Host() + "/research/app@"
 		r := imageconfig(t, "diff", repo+d1.String(), repo+d2.String(), "--insecure", "-o", "json")
 		var got struct{ From, To, Summary string }
-		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.From != d1.String() || got.To != d2.String() || !strings.Contains(got.Summary, "env APP_VERSION 1 → 2") {
-			t.Errorf("exit %d, %v: %+v\n%s", r.code, err, got, r.stderr)
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+			t.Fatalf("exit %d, %v\n%s", r.code, err, r.stderr)
+		}
+		want := struct{ From, To, Summary string }{d1.String(), d2.String(), "base unchanged, 2 layers replaced (+8 B), env APP_VERSION 1 → 2"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("diff -o json (-want +got):\n%s", diff)
 		}
 	})
 
@@ -182,8 +187,8 @@ base unchanged, 2 layers replaced (+8 B), env APP_VERSION 1 → 2
 				t.Errorf("layers -o json: history[0].%s missing or not a status layer field: %v", k, layers.History[0])
 			}
 		}
-		if layers.History[1]["emptyLayer"] != true || layers.History[1]["instruction"] != "ENV STEP=1" {
-			t.Errorf("history[1] = %v, want the empty ENV step", layers.History[1])
+		if diff := cmp.Diff(map[string]any{"createdBy": "ENV STEP=1", "emptyLayer": true, "instruction": "ENV STEP=1", "layer": float64(-1)}, layers.History[1]); diff != "" {
+			t.Errorf("history[1] is not the empty ENV step (-want +got):\n%s", diff)
 		}
 
 		r = imageconfig(t, "summary", ref1, "--insecure", "-o", "yaml")

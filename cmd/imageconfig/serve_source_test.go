@@ -81,8 +81,13 @@ func TestResolveSourceMapping(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("conditions (-want +got):\n%s", diff)
 			}
-			if st.RequestedImageRef != "registry.example/app:1" || st.RequestedPlatform != "linux/arm64/v8" || it.Object.Spec.Platform.Architecture != "arm64" {
-				t.Errorf("requested %q %q, spec platform %+v", st.RequestedImageRef, st.RequestedPlatform, it.Object.Spec.Platform)
+			type requested struct {
+				Ref, Platform string
+				Spec          imagesv1alpha1.PlatformSpec
+			}
+			want := requested{"registry.example/app:1", "linux/arm64/v8", imagesv1alpha1.PlatformSpec{OS: "linux", Architecture: "arm64"}}
+			if diff := cmp.Diff(want, requested{st.RequestedImageRef, st.RequestedPlatform, it.Object.Spec.Platform}); diff != "" {
+				t.Errorf("requested (-want +got):\n%s", diff)
 			}
 			if tt.res == nil {
 				return

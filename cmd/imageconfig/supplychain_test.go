@@ -74,9 +74,10 @@ func TestBaseCommand(t *testing.T) {
 	})
 	t.Run("moved base: outdated, table", func(t *testing.T) {
 		moved := reg.PushImage(t, "lib/base", "1", testregistry.Image(t, testregistry.ImageSpec{Layers: []string{"os 2"}})).String()
-		got := base(t, ref)
-		if !got.Outdated || got.Reason != supplychain.ReasonBaseMoved || got.CurrentDigest != moved {
-			t.Errorf("got %+v, want outdated, BaseMoved, current %s", got, moved)
+		want := supplychain.BaseCheck{Name: baseName, Digest: based, CurrentDigest: moved, Outdated: true, Reason: supplychain.ReasonBaseMoved,
+			Message: "base " + baseName + " moved: the image was built on " + based + ", the tag now points to " + moved}
+		if diff := cmp.Diff(want, base(t, ref)); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
 		}
 		r := imageconfig(t, "base", "--insecure", ref)
 		for _, want := range []string{"BASE      " + baseName, "RECORDED  " + based, "CURRENT   " + moved, "OUTDATED  true", "REASON    BaseMoved"} {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/imageconfig/imageconfig-operator/finders/files"
 )
 
@@ -16,8 +18,8 @@ func TestFilesFlagDefaults(t *testing.T) {
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
-	if o.CacheDir != defaultFilesCacheDir() || o.CacheSize != "512Mi" || o.MaxLayerSize != "4Gi" {
-		t.Errorf("defaults: --files-cache-dir=%s --files-cache-size=%s --files-max-layer-size=%s, want %s 512Mi 4Gi", o.CacheDir, o.CacheSize, o.MaxLayerSize, defaultFilesCacheDir())
+	if diff := cmp.Diff(filesOptions{CacheDir: defaultFilesCacheDir(), CacheSize: "512Mi", MaxLayerSize: "4Gi"}, *o); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
 	o.CacheDir = filepath.Join(t.TempDir(), "files")
 	s, err := o.indexer()

@@ -30,14 +30,16 @@ import (
 )
 
 func TestMetricsOptions(t *testing.T) {
-	tests := []struct {
-		secure     bool
-		wantFilter bool
-	}{{secure: true, wantFilter: true}, {secure: false, wantFilter: false}}
-	for _, tt := range tests {
-		o := metricsOptions(":8443", tt.secure, tlsOptions(false))
-		if o.SecureServing != tt.secure || (o.FilterProvider != nil) != tt.wantFilter || o.BindAddress != ":8443" {
-			t.Errorf("metricsOptions(secure=%v) = SecureServing %v, filter %v, address %q", tt.secure, o.SecureServing, o.FilterProvider != nil, o.BindAddress)
+	// got is what of the options these tests decide; FilterProvider is a func.
+	type got struct {
+		SecureServing, Filter bool
+		BindAddress           string
+	}
+	for _, secure := range []bool{true, false} {
+		o := metricsOptions(":8443", secure, tlsOptions(false))
+		want := got{SecureServing: secure, Filter: secure, BindAddress: ":8443"}
+		if diff := cmp.Diff(want, got{o.SecureServing, o.FilterProvider != nil, o.BindAddress}); diff != "" {
+			t.Errorf("metricsOptions(secure=%v) (-want +got):\n%s", secure, diff)
 		}
 	}
 }

@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
-	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/testpki"
 )
 
 // testPKI is the test kit's CA, with a server certificate for localhost,
 // 127.0.0.1 and ::1 and a client certificate.
-type testPKI struct{ *testregistry.PKI }
+type testPKI struct{ *testpki.PKI }
 
-func newTestPKI(t *testing.T) testPKI { return testPKI{testregistry.NewPKI(t)} }
+func newTestPKI(t *testing.T) testPKI { return testPKI{testpki.New(t)} }
 
 // verifies reports whether pool trusts a certificate issued by the CA of p.
 func (p testPKI) verifies(pool *x509.CertPool) bool {

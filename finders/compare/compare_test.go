@@ -237,22 +237,39 @@ func TestBound(t *testing.T) {
 	})
 	c := compare.Compare(a, b)
 	got, note := c.Bound(4, 20)
-	if len(got.Layers.Added) != 4 || len(got.Layers.Removed) != 3 || got.Layers.SizeChange != c.Layers.SizeChange {
-		t.Errorf("layers not bounded: %d added, %d removed", len(got.Layers.Added), len(got.Layers.Removed))
+
+	var added []compare.LayerRef
+	for i := range 4 {
+		id := strings.Repeat("n", i+1)
+		added = append(added, compare.LayerRef{DiffID: "sha256:diff-" + id, Digest: "sha256:blob-" + id, Size: 10, CreatedBy: "RUN " + strings.Repeat("y", 13) + "…"})
 	}
-	if v := got.Layers.Added[0].CreatedBy; len(v) > 20 || !strings.HasSuffix(v, "…") {
-		t.Errorf("createdBy not cut: %q", v)
+	want := compare.Change{
+		Labels: &compare.MapChange{
+			Added:   []compare.KeyValue{{Key: "big", Value: strings.Repeat("z", 17) + "…"}},
+			Removed: []compare.KeyValue{{Key: "maintainer", Value: "nginx"}, {Key: "version", Value: "1"}},
+		},
+		Layers: &compare.LayerChange{
+			Kind: compare.LayersRebuilt,
+			Removed: []compare.LayerRef{
+				{DiffID: "sha256:diff-base", Digest: "sha256:blob-base", Size: 28_000_000, CreatedBy: "ADD rootfs"},
+				{DiffID: "sha256:diff-nginx", Digest: "sha256:blob-nginx", Size: 40_000_000, CreatedBy: "RUN install nginx"},
+				{DiffID: "sha256:diff-conf", Digest: "sha256:blob-conf", Size: 1_000, CreatedBy: "COPY nginx.conf"},
+			},
+			Added:      added,
+			SizeChange: 100 - 68_001_000,
+		},
 	}
-	if v := got.Labels.Added[0].Value; len(v) > 20 {
-		t.Errorf("label value not cut: %q", v)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Bound(4, 20) (-want +got):\n%s", diff)
 	}
 	if want := "layers.added: 4 of 10 kept; values cut to 20 bytes"; note != want {
 		t.Errorf("note = %q, want %q", note, want)
 	}
-	if len(c.Layers.Added) != 10 {
-		t.Error("Bound changed its receiver")
+	if diff := cmp.Diff(compare.Compare(a, b), c); diff != "" {
+		t.Errorf("Bound changed its receiver (-before +after):\n%s", diff)
 	}
-	if _, note := c.Bound(100, 1000); note != "" {
-		t.Errorf("nothing to cut, note %q", note)
+	unbounded, note := c.Bound(100, 1000)
+	if diff := cmp.Diff(c, unbounded); diff != "" || note != "" {
+		t.Errorf("nothing to cut, note %q, changed (-want +got):\n%s", note, diff)
 	}
 }

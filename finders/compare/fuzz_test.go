@@ -2,8 +2,9 @@ package compare_test
 
 import (
 	"encoding/json"
-	"reflect"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/imageconfig/imageconfig-operator/finders/compare"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
@@ -26,11 +27,11 @@ func FuzzCompare(f *testing.F) {
 			t.Skip()
 		}
 		if c := compare.Compare(&a, &a); !c.Empty() {
-			t.Fatalf("Compare(a, a) is not empty: %+v", c)
+			t.Fatalf("Compare(a, a) is not empty (-empty +got):\n%s", cmp.Diff(compare.Change{}, c))
 		}
 		ab, ba := compare.Compare(&a, &b), compare.Compare(&b, &a)
-		if !reflect.DeepEqual(ba, ab.Reverse()) {
-			t.Fatalf("Compare(b, a) = %+v\nnot the reverse of Compare(a, b) = %+v", ba, ab)
+		if diff := cmp.Diff(ab.Reverse(), ba); diff != "" {
+			t.Fatalf("Compare(b, a) is not the reverse of Compare(a, b) (-reverse +Compare(b, a)):\n%s", diff)
 		}
 		_ = compare.Line("tag x", ab)
 	})

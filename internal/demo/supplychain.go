@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -13,8 +12,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/artifacts"
 )
 
 // The supply-chain part of the demo (docs/supplychain.md):
@@ -138,72 +138,19 @@ func SignedIndex() (v1.ImageIndex, error) {
 		}
 		pl := p
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &pl}})
-		att, err := attestationManifest(img)
+		att, err := artifacts.AttestationManifest(img, SignedRepository, demoPredicates...)
 		if err != nil {
 			return nil, err
 		}
-		d, err := img.Digest()
-		if err != nil {
-			return nil, err
-		}
-		adds = append(adds, mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
-			Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
-			Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": d.String()},
-		}})
+		adds = append(adds, att)
 	}
 	return mutate.AppendManifests(idx, adds...), nil
 }
 
-// attestationManifest is BuildKit's attestation manifest for img: provenance and SBOM.
-func attestationManifest(img v1.Image) (v1.Image, error) {
-	d, err := img.Digest()
-	if err != nil {
-		return nil, err
-	}
-	att := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	for _, p := range []struct{ predicateType, predicate string }{
-		{"https://slsa.dev/provenance/v0.2", `{"builder":{"id":"https://example.com/demo-builder"},"buildType":"https://mobyproject.org/buildkit@v1"}`},
-		{"https://spdx.dev/Document", `{"spdxVersion":"SPDX-2.3","name":"demo/signed","packages":[{"name":"hello","versionInfo":"1.0.0"}]}`},
-	} {
-		statement := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v0.1","predicateType":%q,"subject":[{"name":"demo/signed","digest":{"sha256":%q}}],"predicate":%s}`,
-			p.predicateType, d.Hex, p.predicate)
-		att, err = mutate.Append(att, mutate.Addendum{
-			Layer:       static.NewLayer([]byte(statement), "application/vnd.in-toto+json"),
-			Annotations: map[string]string{"in-toto.io/predicate-type": p.predicateType},
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return att, nil
-}
-
-// cosignSignature is a cosign-style signature image of subject in repo.
-func cosignSignature(repo string, subject v1.Hash) (v1.Image, error) {
-	payload, err := json.Marshal(map[string]any{"critical": map[string]any{
-		"identity": map[string]string{"docker-reference": repo},
-		"image":    map[string]string{"docker-manifest-digest": subject.String()},
-		"type":     "cosign container image signature",
-	}})
-	if err != nil {
-		return nil, err
-	}
-	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	return mutate.Append(img, mutate.Addendum{
-		Layer:       static.NewLayer(payload, "application/vnd.dev.cosign.simplesigning.v1+json"),
-		Annotations: map[string]string{"dev.cosignproject.cosign/signature": "MEUCIQDdemo"},
-	})
-}
-
-// notationSignature is a notation-style signature referring to subject.
-func notationSignature(subject v1.Descriptor) (v1.Image, error) {
-	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), "application/vnd.cncf.notary.signature")
-	img, err := mutate.Append(img, mutate.Addendum{Layer: static.NewLayer([]byte(`{"payload":"demo","protected":"demo","signature":"demo"}`), "application/jose+json")})
-	if err != nil {
-		return nil, err
-	}
-	img = mutate.Annotations(img, map[string]string{"io.cncf.notary.x509chain.thumbprint#S256": `["demo"]`}).(v1.Image)
-	return mutate.Subject(img, subject).(v1.Image), nil
+// demoPredicates are the provenance and SBOM of the signed image's attestation manifests.
+var demoPredicates = []artifacts.Predicate{
+	{Type: artifacts.PredicateSLSAProvenance, JSON: []byte(`{"builder":{"id":"https://example.com/demo-builder"},"buildType":"https://mobyproject.org/buildkit@v1"}`)},
+	{Type: artifacts.PredicateSPDX, JSON: []byte(`{"spdxVersion":"SPDX-2.3","name":"demo/signed","packages":[{"name":"hello","versionInfo":"1.0.0"}]}`)},
 }
 
 // pushSupplyChain pushes the base (its first release), the app and the signed image.
@@ -237,7 +184,7 @@ func signDemo(ctx context.Context, addr string, signed v1.ImageIndex, auth authn
 	if err != nil {
 		return err
 	}
-	sig, err := cosignSignature(SignedRepository, idxDigest)
+	sig, err := artifacts.CosignSignature(SignedRepository, idxDigest, "MEUCIQDdemo")
 	if err != nil {
 		return err
 	}
@@ -256,7 +203,7 @@ func signDemo(ctx context.Context, addr string, signed v1.ImageIndex, auth authn
 	if err != nil {
 		return err
 	}
-	notation, err := notationSignature(*subject)
+	notation, err := artifacts.NotationSignature(*subject, "demo")
 	if err != nil {
 		return err
 	}

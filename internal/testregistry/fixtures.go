@@ -1,7 +1,6 @@
 package testregistry
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -11,17 +10,19 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/artifacts"
 )
 
 // Annotation keys BuildKit puts on attestation-manifest index entries.
 const (
 	// AnnotationReferenceType is "vnd.docker.reference.type".
-	AnnotationReferenceType = "vnd.docker.reference.type"
+	AnnotationReferenceType = artifacts.AnnotationReferenceType
 	// AnnotationReferenceDigest is "vnd.docker.reference.digest".
-	AnnotationReferenceDigest = "vnd.docker.reference.digest"
+	AnnotationReferenceDigest = artifacts.AnnotationReferenceDigest
 	// AttestationManifest is the AnnotationReferenceType value of
 	// attestation entries.
-	AttestationManifest = "attestation-manifest"
+	AttestationManifest = artifacts.AttestationManifestType
 )
 
 // MultiArchCreated is the creation time of every MultiArch image.
@@ -258,51 +259,26 @@ func MultiArch(t testing.TB) (v1.ImageIndex, map[string]v1.Image) {
 	return Index(t, types.OCIImageIndex, append(entries, attestations...)...), images
 }
 
-// attestationEntry builds a BuildKit-style attestation manifest for img.
+// attestationEntry builds a BuildKit-style attestation manifest for img with
+// an SPDX statement, whose config says unknown/unknown as BuildKit's does.
 func attestationEntry(t testing.TB, img v1.Image) IndexEntry {
 	t.Helper()
-	d, err := img.Digest()
+	add, err := artifacts.AttestationManifest(img, "pkg:docker/testregistry/multiarch",
+		artifacts.Predicate{Type: PredicateSPDX, JSON: []byte(`{"spdxVersion":"SPDX-2.3"}`)})
 	if err != nil {
 		t.Fatalf("testregistry: attestation: %v", err)
 	}
-	statement, err := json.Marshal(map[string]any{
-		"_type":         "https://in-toto.io/Statement/v0.1",
-		"predicateType": "https://spdx.dev/Document",
-		"subject": []map[string]any{{
-			"name":   "pkg:docker/testregistry/multiarch",
-			"digest": map[string]string{d.Algorithm: d.Hex},
-		}},
-		"predicate": map[string]any{"spdxVersion": "SPDX-2.3"},
-	})
-	if err != nil {
-		t.Fatalf("testregistry: attestation: %v", err)
-	}
-	att := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	att, err = mutate.Append(att, mutate.Addendum{
-		Layer:       static.NewLayer(statement, "application/vnd.in-toto+json"),
-		Annotations: map[string]string{"in-toto.io/predicate-type": "https://spdx.dev/Document"},
-	})
-	if err != nil {
-		t.Fatalf("testregistry: attestation: %v", err)
-	}
+	att := add.Add.(v1.Image)
 	cf, err := att.ConfigFile()
 	if err != nil {
 		t.Fatalf("testregistry: attestation: %v", err)
 	}
 	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "unknown", "unknown"
+	cf.OS, cf.Architecture = add.Descriptor.Platform.OS, add.Descriptor.Platform.Architecture
 	cf.History = nil
 	cf.Created = v1.Time{Time: MultiArchCreated}
-	att, err = mutate.ConfigFile(att, cf)
-	if err != nil {
+	if att, err = mutate.ConfigFile(att, cf); err != nil {
 		t.Fatalf("testregistry: attestation: %v", err)
 	}
-	return IndexEntry{
-		Image:    att,
-		Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"},
-		Annotations: map[string]string{
-			AnnotationReferenceType:   AttestationManifest,
-			AnnotationReferenceDigest: d.String(),
-		},
-	}
+	return IndexEntry{Image: att, Platform: add.Descriptor.Platform, Annotations: add.Descriptor.Annotations}
 }

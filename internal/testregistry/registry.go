@@ -7,7 +7,7 @@
 //   - an optional Docker-Hub-style bearer token challenge with the kit's token
 //     issuer (TokenIssuer) on the registry's own host:port (Options.TokenAuth),
 //     optionally requiring HTTP basic credentials to obtain a token (RequireBasic);
-//   - HTTPS with the kit's test CA (Options.TLS, PKI);
+//   - HTTPS with the kit's test CA (Options.TLS, PKI; package testpki);
 //   - a concurrency-safe request log (Log) for request-economy assertions;
 //   - fault injection (SetFault, FailRequests);
 //   - fixture pushes that bypass auth, faults and the log (PushImage,
@@ -18,7 +18,8 @@
 //
 // The kit's other parts share its request log, token issuer and PKI: the
 // reference registry (distribution) in testregistry/refregistry and the
-// fault-injecting proxy in testregistry/faultproxy.
+// fault-injecting proxy in testregistry/faultproxy. The supply-chain fixtures
+// (supplychain.go) wrap testregistry/artifacts, which the demo registry uses too.
 package testregistry
 
 import (
@@ -37,6 +38,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/testpki"
 )
 
 // Service is the service name the registry announces in its bearer
@@ -70,7 +73,7 @@ type Registry struct {
 	log       *RequestLog
 	transport *http.Transport
 	issuer    *TokenIssuer
-	pki       *PKI
+	pki       *testpki.PKI
 
 	mu        sync.Mutex
 	fault     Fault
@@ -106,7 +109,7 @@ func New(t testing.TB, opts Options) *Registry {
 	}
 	r.srv = httptest.NewUnstartedServer(r)
 	if opts.TLS {
-		r.pki = NewPKI(t)
+		r.pki = testpki.New(t)
 		r.srv.TLS = r.pki.ServerConfig(false)
 		r.srv.StartTLS()
 		r.transport = r.pki.Transport(false)
@@ -132,7 +135,7 @@ func (r *Registry) Client() *http.Client { return &http.Client{Transport: r.tran
 
 // PKI returns the test CA and certificates the registry serves HTTPS with, or
 // nil without Options.TLS.
-func (r *Registry) PKI() *PKI { return r.pki }
+func (r *Registry) PKI() *testpki.PKI { return r.pki }
 
 // Transport returns a base transport for the registry: a clone of
 // http.DefaultTransport that, in TLS mode, trusts the test CA.

@@ -2,8 +2,6 @@ package testregistry
 
 import (
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/testpki"
 )
 
 // TokenTTL is the lifetime of issued tokens ("expires_in").
@@ -64,31 +64,21 @@ type TokenIssuer struct {
 	valid    map[string]bool
 }
 
-// NewTokenIssuer returns an issuer with a fresh signing key and a
-// self-signed certificate for it.
+// NewTokenIssuer returns an issuer that signs with the key of a fresh test CA
+// (testpki) and sends the CA's certificate as the tokens' x5c chain.
 func NewTokenIssuer(t testing.TB, o IssuerOptions) *TokenIssuer {
 	t.Helper()
-	key := newKey(t)
-	now := time.Now()
-	cert, certPEM := createCert(t, &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: o.Service + " token signer"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}, key, nil, nil)
+	ca := testpki.New(t)
 	// distribution's verifier takes the key from the x5c chain, which must
 	// lead to a certificate in its rootcertbundle.
 	opts := (&jose.SignerOptions{}).
 		WithType("JWT").
-		WithHeader("x5c", []string{base64.StdEncoding.EncodeToString(cert.Raw)})
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, opts)
+		WithHeader("x5c", []string{base64.StdEncoding.EncodeToString(ca.CA.Raw)})
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: ca.CAKey}, opts)
 	if err != nil {
 		t.Fatalf("testregistry: token signer: %v", err)
 	}
-	is := &TokenIssuer{opts: o, signer: signer, bundlePEM: certPEM, users: map[string]string{}, valid: map[string]bool{}}
+	is := &TokenIssuer{opts: o, signer: signer, bundlePEM: ca.CAPEM, users: map[string]string{}, valid: map[string]bool{}}
 	for u, p := range o.Users {
 		is.users[u] = p
 	}

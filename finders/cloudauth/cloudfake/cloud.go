@@ -3,7 +3,8 @@
 // STS, IAM Credentials and the GCE metadata server, and Entra ID's token endpoint
 // with ACR's /oauth2/exchange. They run in-process, under TLS on loopback where
 // the real ones are HTTPS, behind their real host names: Cloud's client resolves
-// every name to its one listener, and trusts the certificate authority it made.
+// every name to its one listener, and trusts the test kit's certificate
+// authority (testpki), which issues each name its certificate.
 //
 // The fakes check what the real endpoints check that matters here: the token's
 // audience, subject and expiry against a trust list, the credentials they issued
@@ -12,15 +13,10 @@ package cloudfake
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/testpki"
 )
 
 // Clock tells the fakes' time; give them the test's fake clock.
@@ -36,43 +34,18 @@ type Clock interface{ Now() time.Time }
 // Cloud is one TLS server on loopback that answers for many host names, routing
 // each request by its Host to the handler registered for that name.
 type Cloud struct {
-	srv  *httptest.Server
-	ca   *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
+	srv *httptest.Server
+	pki *testpki.PKI
 
 	mu       sync.Mutex
 	hosts    map[string]http.Handler
-	certs    map[string]*tls.Certificate
 	requests map[string]int
 }
 
 // NewCloud starts a Cloud, closed when the test ends.
 func NewCloud(t testing.TB) *Cloud {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "cloudfake CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Cloud{ca: ca, key: key, pool: x509.NewCertPool(), hosts: map[string]http.Handler{}, certs: map[string]*tls.Certificate{}, requests: map[string]int{}}
-	c.pool.AddCert(ca)
+	c := &Cloud{pki: testpki.New(t), hosts: map[string]http.Handler{}, requests: map[string]int{}}
 	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(c.serve))
 	c.srv.TLS = &tls.Config{GetCertificate: c.certificate, MinVersion: tls.VersionTLS12}
 	c.srv.StartTLS()
@@ -97,11 +70,9 @@ func (c *Cloud) Handler(host string) http.Handler {
 // Addr is the listener's address, where every name leads.
 func (c *Cloud) Addr() string { return c.srv.Listener.Addr().String() }
 
-// RootCAs trusts the Cloud's certificates.
-func (c *Cloud) RootCAs() *x509.CertPool { return c.pool }
-
-// CAPEM is the certificate authority in PEM, for a certSecretRef Secret.
-func (c *Cloud) CAPEM() []byte { return pemCert(c.ca.Raw) }
+// PKI is the certificate authority that issues the Cloud's certificates: its
+// Pool to trust them, its CAPEM for a certSecretRef Secret.
+func (c *Cloud) PKI() *testpki.PKI { return c.pki }
 
 // DialContext connects every address of a registered name to the Cloud's
 // listener, and a loopback IP address (such as the metadata server's) to itself;
@@ -128,7 +99,7 @@ func (c *Cloud) DialContext(ctx context.Context, network, addr string) (net.Conn
 func (c *Cloud) Transport() *http.Transport {
 	return &http.Transport{
 		DialContext:     c.DialContext,
-		TLSClientConfig: &tls.Config{RootCAs: c.pool, MinVersion: tls.VersionTLS12},
+		TLSClientConfig: &tls.Config{RootCAs: c.pki.Pool(), MinVersion: tls.VersionTLS12},
 	}
 }
 
@@ -160,37 +131,13 @@ func (c *Cloud) serve(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(w, r)
 }
 
-// certificate issues, once per name, a leaf certificate for the name the client asks for.
+// certificate answers for the names the Cloud has a handler for, with the
+// certificate the PKI issues each (once).
 func (c *Cloud) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	name := strings.ToLower(hello.ServerName)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.hosts[name]; !ok {
-		return nil, fmt.Errorf("cloudfake: no certificate for %q", name)
+	if c.Handler(hello.ServerName) == nil {
+		return nil, fmt.Errorf("cloudfake: no certificate for %q", hello.ServerName)
 	}
-	if cert, ok := c.certs[name]; ok {
-		return cert, nil
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(int64(len(c.certs) + 2)),
-		Subject:      pkix.Name{CommonName: name},
-		DNSNames:     []string{name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.ca, &key.PublicKey, c.key)
-	if err != nil {
-		return nil, err
-	}
-	cert := &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	c.certs[name] = cert
-	return cert, nil
+	return c.pki.Leaf(hello.ServerName)
 }
 
 // random returns n random bytes in hex, for identifiers and tokens.

@@ -3,7 +3,6 @@ package cloudfake
 import (
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -81,8 +80,4 @@ func check(token, audience string, now time.Time) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("token audience %v does not include %q", c.Audience, audience)
-}
-
-func pemCert(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

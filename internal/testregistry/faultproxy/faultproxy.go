@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/testpki"
 )
 
 // Options configure a Proxy.
@@ -37,7 +38,7 @@ type Options struct {
 	// Addr is the address to listen on; empty means 127.0.0.1:0. Any 127.0.0.0/8
 	// address works on Linux, which lets a test deny one loopback address and allow another.
 	Addr string
-	// TLS serves HTTPS with the kit's test CA (testregistry.PKI): the
+	// TLS serves HTTPS with the kit's test CA (testpki.PKI): the
 	// certificate is valid for localhost, 127.0.0.1 and ::1.
 	TLS bool
 }
@@ -49,7 +50,7 @@ type Proxy struct {
 	rp       *httputil.ReverseProxy
 	accepted atomic.Int64
 	log      *testregistry.RequestLog
-	pki      *testregistry.PKI
+	pki      *testpki.PKI
 
 	mu    sync.Mutex
 	rules []*Rule
@@ -109,7 +110,7 @@ func New(t testing.TB, backend string, opts Options) *Proxy {
 	}
 	p.srv.Listener = &countingListener{Listener: l, n: &p.accepted}
 	if opts.TLS {
-		p.pki = testregistry.NewPKI(t)
+		p.pki = testpki.New(t)
 		p.srv.TLS = p.pki.ServerConfig(false)
 		p.srv.StartTLS()
 	} else {

@@ -4,7 +4,7 @@
 // Three set-ups are supported: an anonymous plain-HTTP registry, an htpasswd
 // (basic auth) registry over TLS, and a registry protected by Docker-Hub-style
 // bearer tokens from an in-process token issuer. The test CA, the token issuer
-// and the request log are the kit's own (testregistry.PKI, TokenIssuer,
+// and the request log are the kit's own (testpki.PKI, testregistry.TokenIssuer,
 // RequestLog): every request the code under test makes to the registry and to
 // the token issuer is recorded in one log.
 //
@@ -35,6 +35,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry/testpki"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/crypto/bcrypt"
 
@@ -108,7 +109,7 @@ type Registry struct {
 	tls     bool
 	mtls    bool
 	host    string
-	pki     *testregistry.PKI
+	pki     *testpki.PKI
 	log     *RequestLog
 	app     http.Handler // the distribution App, without logging or redirects
 	issuer  *testregistry.TokenIssuer
@@ -177,7 +178,7 @@ func Start(t testing.TB, opts Options) *Registry {
 	}
 	r.users[AdminUser] = AdminPassword
 	if useTLS {
-		r.pki = testregistry.NewPKI(t)
+		r.pki = testpki.New(t)
 	}
 
 	dir := t.TempDir()
