@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/imageconfig/imageconfig-operator/internal/testregistry/artifacts"
+	"github.com/imageconfig/imageconfig-operator/internal/artifacts"
 )
 
 // The supply-chain part of the demo (docs/supplychain.md):

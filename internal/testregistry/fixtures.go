@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/imageconfig/imageconfig-operator/internal/testregistry/artifacts"
+	"github.com/imageconfig/imageconfig-operator/internal/artifacts"
 )
 
 // Annotation keys BuildKit puts on attestation-manifest index entries.

@@ -19,7 +19,7 @@
 // The kit's other parts share its request log, token issuer and PKI: the
 // reference registry (distribution) in testregistry/refregistry and the
 // fault-injecting proxy in testregistry/faultproxy. The supply-chain fixtures
-// (supplychain.go) wrap testregistry/artifacts, which the demo registry uses too.
+// (supplychain.go) wrap internal/artifacts, which the demo registry uses too.
 package testregistry
 
 import (

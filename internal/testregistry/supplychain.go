@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/imageconfig/imageconfig-operator/internal/testregistry/artifacts"
+	"github.com/imageconfig/imageconfig-operator/internal/artifacts"
 )
 
 // Supply-chain fixtures: what gets attached to an image's digest (signatures,

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/imageconfig/imageconfig-operator/internal/testregistry/artifacts"
+	"github.com/imageconfig/imageconfig-operator/internal/artifacts"
 )
 
 // layers returns img's manifest and each layer's content, decoded as JSON.
