@@ -77,7 +77,7 @@ func Digest(ctx context.Context, o Options) (digest, mediaType string, err error
 	if err != nil {
 		return "", "", err
 	}
-	return top.digest.String(), string(top.mediaType), nil
+	return top.digest.String(), string(top.MediaType), nil
 }
 
 // Platforms lists the entries of the image index the tag points to, attestations
@@ -92,17 +92,17 @@ func Platforms(ctx context.Context, o Options) ([]IndexEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if top.index != nil {
-		entries, _ := summary.IndexEntries(top.index)
+	if top.Index != nil {
+		entries, _ := summary.IndexEntries(top.Index)
 		return entries, nil
 	}
-	cfg, err := r.config(ctx, top.manifest.Config)
+	cfg, err := r.config(ctx, top.Manifest.Config)
 	if err != nil {
 		return nil, err
 	}
 	return []IndexEntry{{
 		OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion,
-		Digest: top.digest.String(), Size: top.size, MediaType: string(top.mediaType),
+		Digest: top.digest.String(), Size: top.size, MediaType: string(top.MediaType),
 	}}, nil
 }
 
@@ -120,15 +120,15 @@ func PlatformDigest(ctx context.Context, o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if top.index != nil {
-		_, selectable := summary.IndexEntries(top.index)
+	if top.Index != nil {
+		_, selectable := summary.IndexEntries(top.Index)
 		i, err := platforms.Select(r.want, selectable)
 		if err != nil {
 			return "", r.platformNotFound(err)
 		}
-		return top.index.Manifests[i].Digest.String(), nil
+		return top.Index.Manifests[i].Digest.String(), nil
 	}
-	cfg, err := r.config(ctx, top.manifest.Config)
+	cfg, err := r.config(ctx, top.Manifest.Config)
 	if err != nil {
 		return "", err
 	}

@@ -55,7 +55,7 @@ func FetchRaw(ctx context.Context, o Options, s *Summary) (*RawContent, error) {
 		if err != nil {
 			return nil, err
 		}
-		if idx.index == nil {
+		if idx.Index == nil {
 			return nil, newError(InvalidManifest, nil, "%s of %s is no longer an index", s.Digest, r.ref.describe())
 		}
 		out.Index = idx.raw
@@ -64,14 +64,14 @@ func FetchRaw(ctx context.Context, o Options, s *Summary) (*RawContent, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.manifest == nil {
+	if m.Manifest == nil {
 		return nil, newError(InvalidManifest, nil, "%s of %s is not an image manifest", s.ManifestDigest, r.ref.describe())
 	}
-	if got := m.manifest.Config.Digest.String(); got != s.ConfigDigest {
+	if got := m.Manifest.Config.Digest.String(); got != s.ConfigDigest {
 		return nil, newError(DigestMismatch, nil, "manifest %s names config %s, not %s", s.ManifestDigest, got, s.ConfigDigest)
 	}
 	out.Manifest = m.raw
-	if out.Config, err = r.fetchConfig(ctx, m.manifest.Config); err != nil {
+	if out.Config, err = r.fetchConfig(ctx, m.Manifest.Config); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -1,12 +1,10 @@
 package manifests
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -18,8 +16,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imageconfig/imageconfig-operator/finders/manifests/mediatype"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests/session"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests/summary"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
@@ -27,14 +25,6 @@ import (
 
 // DefaultTimeout bounds a resolution when Options.Timeout is zero.
 const DefaultTimeout = time.Minute
-
-// acceptedMediaTypes are sent in the Accept header of manifest requests.
-var acceptedMediaTypes = []types.MediaType{
-	types.OCIImageIndex,
-	types.DockerManifestList,
-	types.OCIManifestSchema1,
-	types.DockerManifestSchema2,
-}
 
 type resolver struct {
 	opts             Options
@@ -94,43 +84,43 @@ func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result
 	res := &Result{Summary: Summary{
 		ImageRef:   r.ref.canonical,
 		Digest:     top.digest.String(),
-		MediaType:  string(top.mediaType),
+		MediaType:  string(top.MediaType),
 		AuthSource: r.authSource,
 	}}
 
 	manifest := top
 	var entry *v1.Descriptor
-	if top.index != nil {
+	if top.Index != nil {
 		res.RawIndex = top.raw
-		entries, selectable := summary.IndexEntries(top.index)
+		entries, selectable := summary.IndexEntries(top.Index)
 		res.Platforms = entries
 		i, err := platforms.Select(r.want, selectable)
 		if err != nil {
 			return nil, r.platformNotFound(err)
 		}
-		d := top.index.Manifests[i]
+		d := top.Index.Manifests[i]
 		entry = &d
 		manifest, err = src.fetchManifest(ctx, d.Digest.String(), &d.Digest, d.Size)
 		if err != nil {
 			return nil, err
 		}
-		if manifest.index != nil {
+		if manifest.Index != nil {
 			return nil, newError(Unsupported, nil, "unsupported: index entry %s of %s is itself an index", d.Digest, r.ref.describe())
 		}
 		res.Platform = summary.EntryPlatform(d).String()
 	}
 	res.ManifestDigest = manifest.digest.String()
-	res.ConfigDigest = manifest.manifest.Config.Digest.String()
+	res.ConfigDigest = manifest.Manifest.Config.Digest.String()
 
-	raw, err := src.fetchConfig(ctx, manifest.manifest.Config)
+	raw, err := src.fetchConfig(ctx, manifest.Manifest.Config)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := r.parseConfigBlob(raw, manifest.manifest.Config)
+	cfg, err := r.parseConfigBlob(raw, manifest.Manifest.Config)
 	if err != nil {
 		return nil, err
 	}
-	if top.index == nil {
+	if top.Index == nil {
 		if err := r.checkSinglePlatform(cfg); err != nil {
 			return nil, err
 		}
@@ -138,8 +128,8 @@ func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result
 	}
 	res.RawConfig = raw
 	res.RawManifest = manifest.raw
-	summary.Fill(&res.Summary, manifest.manifest, cfg)
-	res.BaseImage = summary.Base(manifest.manifest, entry, cfg)
+	summary.Fill(&res.Summary, manifest.Manifest, cfg)
+	res.BaseImage = summary.Base(manifest.Manifest, entry, cfg)
 	return res, nil
 }
 
@@ -226,7 +216,7 @@ func (r *resolver) head(ctx context.Context) (digest, mediaType string, ok bool,
 		return "", "", false, err
 	}
 	// Without Accept, a registry may answer with the digest of a converted manifest.
-	req.Header.Set("Accept", acceptHeader())
+	req.Header.Set("Accept", mediatype.Accept())
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return "", "", false, r.classify(err, r.what("manifest"))
@@ -252,13 +242,12 @@ func (r *resolver) head(ctx context.Context) (digest, mediaType string, ok bool,
 	return h.String(), mt, true, nil
 }
 
-// fetched is a manifest or index fetched from the registry.
+// fetched is a manifest or index fetched from the registry: what it is
+// (mediatype.Document), and its digest, size and bytes.
 type fetched struct {
-	digest    v1.Hash
-	size      int64
-	mediaType types.MediaType
-	manifest  *v1.Manifest
-	index     *v1.IndexManifest
+	mediatype.Document
+	digest v1.Hash
+	size   int64
 	// raw is the body exactly as the registry served it.
 	raw []byte
 }
@@ -350,7 +339,7 @@ func (r *resolver) get(ctx context.Context, kind, identifier, what string) (*htt
 		return nil, err
 	}
 	if kind == "manifests" {
-		req.Header.Set("Accept", acceptHeader())
+		req.Header.Set("Accept", mediatype.Accept())
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
@@ -443,92 +432,17 @@ func digestOf(algo string, b []byte) (v1.Hash, error) {
 	return v1.Hash{Algorithm: algo, Hex: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-func acceptHeader() string {
-	var b bytes.Buffer
-	for i, mt := range acceptedMediaTypes {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		b.WriteString(string(mt))
-	}
-	return b.String()
-}
-
-// probe reads the fields that tell what kind of document a manifest body is.
-type probe struct {
-	SchemaVersion int             `json:"schemaVersion"`
-	MediaType     string          `json:"mediaType"`
-	Manifests     json.RawMessage `json:"manifests"`
-	Config        json.RawMessage `json:"config"`
-}
-
-// parseManifest parses an image manifest or index. The body's mediaType wins over
-// the Content-Type header; a body with neither is recognised by its fields.
+// parseManifest classifies and parses a manifest body (mediatype.Classify). A
+// refusal becomes an *Error: Unsupported, or InvalidManifest.
 func parseManifest(body []byte, contentType string) (*fetched, error) {
-	var p probe
-	if err := json.Unmarshal(body, &p); err != nil {
-		return nil, newError(InvalidManifest, err, "not valid JSON: %v", err)
-	}
-	mt := types.MediaType(p.MediaType)
-	ct, _, _ := mime.ParseMediaType(contentType)
-	if err := contentTypeAgrees(types.MediaType(ct), mt, p.SchemaVersion); err != nil {
-		return nil, err
-	}
-	if mt == "" {
-		mt = types.MediaType(ct)
-	}
-	switch {
-	case p.SchemaVersion == 1, mt == types.DockerManifestSchema1, mt == types.DockerManifestSchema1Signed:
-		return nil, newError(Unsupported, nil, "unsupported: schema1 manifest; Docker schema 1 was retired, push the image again with a current client")
-	case p.SchemaVersion != 2:
-		return nil, newError(InvalidManifest, nil, "schemaVersion is %d, want 2", p.SchemaVersion)
-	}
-	if !mt.IsIndex() && !mt.IsImage() {
-		switch {
-		case len(p.Manifests) > 0 && len(p.Config) == 0:
-			mt = types.OCIImageIndex
-		case len(p.Config) > 0 && len(p.Manifests) == 0:
-			mt = types.OCIManifestSchema1
-		default:
-			return nil, newError(Unsupported, nil, "unsupported: media type %q is neither an image manifest nor an index", mt)
-		}
-	}
-	f := &fetched{mediaType: mt}
-	if mt.IsIndex() {
-		idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
-		if err != nil {
-			return nil, newError(InvalidManifest, err, "invalid index: %v", err)
-		}
-		f.index = idx
-		return f, nil
-	}
-	m, err := v1.ParseManifest(bytes.NewReader(body))
+	d, err := mediatype.Classify(body, contentType)
 	if err != nil {
-		return nil, newError(InvalidManifest, err, "invalid manifest: %v", err)
+		reason := InvalidManifest
+		var me *mediatype.Error
+		if errors.As(err, &me) && me.Unsupported {
+			reason = Unsupported
+		}
+		return nil, newError(reason, err, "%v", err)
 	}
-	if m.Config.Digest.Hex == "" {
-		return nil, newError(InvalidManifest, nil, "invalid manifest: it has no config descriptor")
-	}
-	switch m.Config.MediaType {
-	case types.OCIConfigJSON, types.DockerConfigJSON, "":
-	default:
-		return nil, newError(Unsupported, nil, "unsupported: config media type %q is not an image config; this is an artifact, not an image", m.Config.MediaType)
-	}
-	f.manifest = m
-	return f, nil
-}
-
-// contentTypeAgrees refuses a Content-Type that names another manifest type than
-// the body is: a registry that serves one document under another's type is broken
-// or hostile, and either way the body cannot be trusted to be what it claims.
-// Generic types (application/json, text/plain, none) leave the body to decide.
-func contentTypeAgrees(ct, bodyType types.MediaType, schemaVersion int) error {
-	schema1 := ct == types.DockerManifestSchema1 || ct == types.DockerManifestSchema1Signed
-	if !ct.IsIndex() && !ct.IsImage() && !schema1 {
-		return nil
-	}
-	if schema1 && schemaVersion == 2 || bodyType != "" && ct != bodyType {
-		return newError(InvalidManifest, nil, "the Content-Type %q disagrees with the body (mediaType %q, schemaVersion %d)", ct, bodyType, schemaVersion)
-	}
-	return nil
+	return &fetched{Document: *d}, nil
 }

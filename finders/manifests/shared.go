@@ -203,7 +203,7 @@ func (c *sharedCall) tag(ctx context.Context, havePrevious bool) (*tagAnswer, er
 			if err != nil {
 				return nil, err
 			}
-			c.s.content.Put(c.contentKey(top.digest.String()), string(top.mediaType), top.raw)
+			c.s.content.Put(c.contentKey(top.digest.String()), string(top.MediaType), top.raw)
 			ans.digest, ans.top = top.digest, top
 		}
 		ans.at = c.s.now()
@@ -274,7 +274,7 @@ func (c *sharedCall) fetchManifest(ctx context.Context, identifier string, expec
 		if err != nil {
 			return nil, err
 		}
-		c.s.content.Put(k, string(f.mediaType), f.raw)
+		c.s.content.Put(k, string(f.MediaType), f.raw)
 		return f, nil
 	})
 	if err != nil {
