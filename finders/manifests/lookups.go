@@ -37,7 +37,7 @@ func prepare(ctx context.Context, o Options) (*resolver, context.Context, contex
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := o.Network.CheckHost(ref.host); err != nil {
+	if err := o.Network.Policy.CheckHost(ref.host); err != nil {
 		var naerr *netpolicy.NotAllowedError
 		if errors.As(err, &naerr) {
 			return nil, nil, nil, notAllowed(naerr, ref.host, "")
@@ -51,10 +51,10 @@ func prepare(ctx context.Context, o Options) (*resolver, context.Context, contex
 	if want.OS == "" || want.Architecture == "" {
 		return nil, nil, nil, newError(InvalidReference, nil, "platform %q needs both os and architecture", want.String())
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+	if o.Network.Timeout <= 0 {
+		o.Network.Timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, o.Network.Timeout)
 	ctx, obs := session.WithObservation(ctx, o.observer())
 	return &resolver{opts: o, ref: ref, want: want, obs: obs}, ctx, cancel, nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
-// DefaultTimeout bounds a resolution when Options.Timeout is zero.
+// DefaultTimeout bounds a resolution when Options.Network.Timeout is zero.
 const DefaultTimeout = time.Minute
 
 type resolver struct {

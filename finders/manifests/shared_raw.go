@@ -22,8 +22,8 @@ func (s *Shared) FetchRaw(ctx context.Context, o Options, sum *Summary) (*RawCon
 			}
 		}
 	}
-	if o.Sessions == nil {
-		o.Sessions = s.sessions
+	if o.Cache.Sessions == nil {
+		o.Cache.Sessions = s.sessions
 	}
 	return FetchRaw(ctx, o, sum)
 }
