@@ -26,7 +26,7 @@ import (
 // fastFinder resolves with millisecond in-attempt retries, so that rows which go
 // through go-containerregistry's three tries stay fast.
 var fastFinder = FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
-	o.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}
+	o.Network.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}
 	return manifests.Resolve(ctx, o)
 })
 
@@ -35,7 +35,7 @@ var fastFinder = FinderFunc(func(ctx context.Context, o manifests.Options) (*man
 func fastSharedFinder() Finder {
 	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20)})
 	return FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
-		o.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}
+		o.Network.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}
 		return s.Resolve(ctx, o)
 	})
 }

@@ -177,14 +177,14 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 		return r.failed(ctx, obj, err)
 	}
 	opts := imagestatus.Options(obj)
-	opts.UserAgent = r.UserAgent
-	opts.Credentials = sources
-	opts.Sessions = r.Sessions
-	opts.HeadWindow = headWindow(obj)
-	opts.Network = r.Network
-	opts.Transport = r.Transport
+	opts.Network.UserAgent = r.UserAgent
+	opts.Auth.Sources = sources
+	opts.Cache.Sessions = r.Sessions
+	opts.Cache.HeadWindow = headWindow(obj)
+	opts.Network.Policy = r.Network
+	opts.Network.Transport = r.Transport
 	if transport != nil {
-		opts.Transport = transport
+		opts.Network.Transport = transport
 	}
 	opts.Observer = r.Metrics.observer()
 	started := time.Now()

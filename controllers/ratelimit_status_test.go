@@ -79,7 +79,7 @@ func TestApplyRateLimit(t *testing.T) {
 // fastRetryFinder is the registry finder with go-containerregistry's retries of a
 // 429 or 5xx (three tries, 1 s and 3 s apart) made fast.
 var fastRetryFinder = FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
-	o.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Steps: 3}
+	o.Network.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Steps: 3}
 	return manifests.Resolve(ctx, o)
 })
 
@@ -88,7 +88,7 @@ var fastRetryFinder = FinderFunc(func(ctx context.Context, o manifests.Options) 
 func fastRetryShared(now func() time.Time) Finder {
 	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(1 << 20), Now: now})
 	return FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
-		o.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Steps: 3}
+		o.Network.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Steps: 3}
 		return s.Resolve(ctx, o)
 	})
 }

@@ -118,7 +118,7 @@ func (s *fleetSim) restart() {
 	shared := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20), Now: s.clk.Now})
 	s.r = &ImageConfigReconciler{Client: s.c, Recorder: &recorder{}, AllowInsecureRegistries: true, Now: s.clk.Now,
 		Finder: FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
-			o.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 1}
+			o.Network.RetryBackoff = &transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 1}
 			return shared.Resolve(ctx, o)
 		})}
 	s.due = map[types.NamespacedName]time.Time{}

@@ -111,25 +111,32 @@ func (r *ImageConfigReconciler) checkBase(ctx context.Context, obj *imagesv1alph
 		return nil, fmt.Errorf("base image %q: %w", name, err)
 	}
 	base := manifests.Options{
-		UserAgent: opts.UserAgent, Sessions: opts.Sessions, Network: opts.Network, Transport: r.Transport,
-		Timeout: opts.Timeout, Observer: opts.Observer, RetryBackoff: opts.RetryBackoff,
+		Observer: opts.Observer,
+		Network: manifests.Network{
+			UserAgent:    opts.Network.UserAgent,
+			Policy:       opts.Network.Policy,
+			Transport:    r.Transport,
+			Timeout:      opts.Network.Timeout,
+			RetryBackoff: opts.Network.RetryBackoff,
+		},
+		Cache: manifests.Cache{Sessions: opts.Cache.Sessions},
 	}
-	if opts.HeadWindow > 0 {
+	if opts.Cache.HeadWindow > 0 {
 		// One HEAD per base tag per interval, whenever in the interval the objects
 		// built on it come due (they are spread by their own tags): the base's answer
 		// stands for a whole interval. A re-check forced with requested-at (no
 		// window) asks the registry.
-		base.HeadWindow = obj.GetInterval()
+		base.Cache.HeadWindow = obj.GetInterval()
 	}
 	if sameRegistry(where.Registry, opts.Registry) {
-		base.Insecure, base.Transport, base.Credentials = opts.Insecure, opts.Transport, opts.Credentials
+		base.Network.Insecure, base.Network.Transport, base.Auth.Sources = opts.Network.Insecure, opts.Network.Transport, opts.Auth.Sources
 	}
 	if s := obj.Spec.BaseImage; s != nil && s.SecretRef != nil {
 		sources, err := r.baseCredentials(ctx, obj.Namespace, s.SecretRef.Name)
 		if err != nil {
 			return nil, err
 		}
-		base.Credentials = sources
+		base.Auth.Sources = sources
 	}
 	return supplychain.CheckBase(ctx, res, supplychain.BaseOptions{
 		Ref: ref, Platform: imagePlatform(res), Resolve: r.finder().Resolve, Registry: base,
@@ -238,7 +245,7 @@ func listingKey(obj *imagesv1alpha1.ImageConfig, opts manifests.Options, subject
 		certs = sp.CertSecretRef.Name
 	}
 	return fmt.Sprint(obj.Namespace, "|", secret, "|", sp.ServiceAccountName, "|", sp.Provider, "|", certs, "|",
-		opts.Registry, "|", opts.Repository, "|", opts.Insecure, "|", subjects)
+		opts.Registry, "|", opts.Repository, "|", opts.Network.Insecure, "|", subjects)
 }
 
 // listReferrers lists what is attached to res's digests when it is due, and
@@ -300,7 +307,7 @@ func (r *ImageConfigReconciler) fetchReferrers(ctx context.Context, res *manifes
 		}
 	}
 	// ListReferrers reports each request to o.Observer (the registry metrics)
-	// and enforces o.Network itself.
+	// and enforces o.Network.Policy itself.
 	o := opts
 	o.Previous = nil
 	return supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: o, Subjects: subjects, Index: index, Max: imagesv1alpha1.MaxReferrers})

@@ -32,17 +32,17 @@ func (a *app) options(ref, platform string) (manifests.Options, error) {
 	if err := manifests.CheckReference(opts); err != nil {
 		return opts, err
 	}
-	opts.Insecure = a.insecure
-	opts.Timeout = a.timeout
-	opts.UserAgent = "imageconfig/" + version()
-	opts.Network = a.network
+	opts.Network.Insecure = a.insecure
+	opts.Network.Timeout = a.timeout
+	opts.Network.UserAgent = "imageconfig/" + version()
+	opts.Network.Policy = a.network
 
 	if p, _ := cloudauth.ParseProvider(a.provider); p != cloudauth.Generic {
 		src, err := a.providerSource(p, opts)
 		if err != nil {
 			return opts, err
 		}
-		opts.Credentials = append(opts.Credentials, src)
+		opts.Auth.Sources = append(opts.Auth.Sources, src)
 	}
 	if a.passwordStdin {
 		if a.password == "" {
@@ -55,13 +55,13 @@ func (a *app) options(ref, platform string) (manifests.Options, error) {
 				return opts, errors.New("--password-stdin: standard input is empty")
 			}
 		}
-		opts.Credentials = append(opts.Credentials, auth.Source{Name: "flags", Keychain: auth.Static{Username: a.username, Password: a.password}})
+		opts.Auth.Sources = append(opts.Auth.Sources, auth.Source{Name: "flags", Keychain: auth.Static{Username: a.username, Password: a.password}})
 	}
 	docker, err := dockerSources(a.dockerConfig)
 	if err != nil {
 		return opts, err
 	}
-	opts.Credentials = append(opts.Credentials, docker...)
+	opts.Auth.Sources = append(opts.Auth.Sources, docker...)
 
 	if a.caFile != "" {
 		ca, err := os.ReadFile(a.caFile)
@@ -72,7 +72,7 @@ func (a *app) options(ref, platform string) (manifests.Options, error) {
 		if err != nil {
 			return opts, fmt.Errorf("--ca-file %s: %w", a.caFile, err)
 		}
-		opts.Transport = auth.Transport(cfg)
+		opts.Network.Transport = auth.Transport(cfg)
 	}
 	return opts, nil
 }
@@ -83,7 +83,7 @@ func (a *app) providerSource(p cloudauth.Provider, opts manifests.Options) (auth
 	if a.broker == nil {
 		a.broker = cloudauth.NewBroker(cloudauth.Options{})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), opts.Network.Timeout)
 	defer cancel()
 	c, err := a.broker.Credentials(ctx, p, opts.Registry, cloudauth.Identity{})
 	if err != nil {

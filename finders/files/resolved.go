@@ -16,7 +16,7 @@ import (
 // res can be indexed.
 func ConnectResolved(ctx context.Context, o manifests.Options, res *manifests.Result) (*Registry, error) {
 	var opts []name.Option
-	if o.Insecure {
+	if o.Network.Insecure {
 		opts = append(opts, name.Insecure)
 	}
 	ref, err := name.ParseReference(res.ImageRef, opts...)
@@ -30,27 +30,27 @@ func ConnectResolved(ctx context.Context, o manifests.Options, res *manifests.Re
 // of o. It is the one place this package reads manifests.Options. wrap, when
 // set, is RegistryOptions.Wrap.
 func Connect(ctx context.Context, o manifests.Options, repo name.Repository, wrap func(http.RoundTripper) http.RoundTripper) (*Registry, error) {
-	a := o.Auth
+	a := o.Auth.Authenticator
 	var err error
 	switch {
 	case a != nil:
-	case o.Keychain != nil:
-		if a, err = authn.Resolve(ctx, o.Keychain, repo); err != nil {
+	case o.Auth.Keychain != nil:
+		if a, err = authn.Resolve(ctx, o.Auth.Keychain, repo); err != nil {
 			return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
 		}
-	case len(o.Credentials) > 0:
-		if a, _, err = o.Credentials.Resolve(repo); err != nil {
+	case len(o.Auth.Sources) > 0:
+		if a, _, err = o.Auth.Sources.Resolve(repo); err != nil {
 			return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
 		}
 	}
 	return NewRegistry(ctx, RegistryOptions{
 		Repository:   repo.Name(),
-		Insecure:     o.Insecure,
+		Insecure:     o.Network.Insecure,
 		Auth:         a,
-		Transport:    o.Transport,
-		UserAgent:    o.UserAgent,
-		Network:      o.Network,
-		RetryBackoff: o.RetryBackoff,
+		Transport:    o.Network.Transport,
+		UserAgent:    o.Network.UserAgent,
+		Network:      o.Network.Policy,
+		RetryBackoff: o.Network.RetryBackoff,
 		Wrap:         wrap,
 	})
 }

@@ -44,7 +44,7 @@ func (f *sharedFixture) fetch(t *testing.T) func(context.Context) (*Resolution, 
 			return nil, err
 		}
 		return &Resolution{
-			Options: manifests.Options{Insecure: true, Transport: f.reg.Transport(), RetryBackoff: &quickRetry},
+			Options: manifests.Options{Network: manifests.Network{Insecure: true, Transport: f.reg.Transport(), RetryBackoff: &quickRetry}},
 			Result:  &manifests.Result{Summary: manifests.Summary{ImageRef: f.reg.Host() + "/" + repo + "@" + f.digest}, RawManifest: rawManifest, RawConfig: rawConfig},
 		}, nil
 	}

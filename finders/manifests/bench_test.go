@@ -19,9 +19,9 @@ func BenchmarkResolve(b *testing.B) {
 	idx, _ := testregistry.MultiArch(b)
 	reg.PushIndex(b, "bench/app", "1.0", idx)
 	opts := manifests.Options{
-		Registry: reg.Host(), Repository: "bench/app", Tag: "1.0", Insecure: true,
-		Platform:  platforms.Platform{OS: "linux", Architecture: "arm", Variant: "v7"},
-		Transport: reg.Transport(),
+		Registry: reg.Host(), Repository: "bench/app", Tag: "1.0",
+		Platform: platforms.Platform{OS: "linux", Architecture: "arm", Variant: "v7"},
+		Network:  manifests.Network{Insecure: true, Transport: reg.Transport()},
 	}
 	first, err := manifests.Resolve(context.Background(), opts)
 	if err != nil {
@@ -37,7 +37,7 @@ func BenchmarkResolve(b *testing.B) {
 			o := opts
 			o.Previous = bm.previous
 			if bm.sessions {
-				o.Sessions = manifests.NewSessions(time.Hour, 10)
+				o.Cache.Sessions = manifests.NewSessions(time.Hour, 10)
 			}
 			reg.Log().Reset()
 			b.ReportAllocs()

@@ -53,7 +53,7 @@ func TestRetryAfterBelongsToItsResolution(t *testing.T) {
 	reg := testregistry.New(t, testregistry.Options{})
 	reg.PushImage(t, "r", "t", testregistry.Image(t, testregistry.ImageSpec{Layers: []string{"x"}}))
 	opts := options(reg, false, "r", "t", platforms.Platform{})
-	opts.Sessions = manifests.NewSessions(1<<62, 10)
+	opts.Cache.Sessions = manifests.NewSessions(1<<62, 10)
 	reg.SetFault(testregistry.FailRequests(http.MethodGet, "/v2/r/manifests/*", http.StatusTooManyRequests, 0, http.Header{"Retry-After": {"42"}}))
 	_, err := manifests.Resolve(context.Background(), opts)
 	var e *manifests.Error

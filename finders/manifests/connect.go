@@ -30,7 +30,7 @@ func (r *resolver) connect(ctx context.Context) error {
 // and names them in a key (session.Key). The key is empty when the credentials
 // cannot be hashed; nothing is then shared.
 func (r *resolver) identity(ctx context.Context) (authn.Authenticator, http.RoundTripper, string, error) {
-	base, err := session.BaseTransport(r.opts.Transport, r.opts.Network)
+	base, err := session.BaseTransport(r.opts.Network.Transport, r.opts.Network.Policy)
 	if err != nil {
 		return nil, nil, "", newError(Unsupported, err, "unsupported: %v", err)
 	}
@@ -39,14 +39,14 @@ func (r *resolver) identity(ctx context.Context) (authn.Authenticator, http.Roun
 	if err != nil {
 		return nil, nil, "", err
 	}
-	key := session.Key(r.ref.host, r.ref.repo.RepositoryStr(), r.opts.Insecure, a, base, r.opts.UserAgent, r.opts.Network)
+	key := session.Key(r.ref.host, r.ref.repo.RepositoryStr(), r.opts.Network.Insecure, a, base, r.opts.Network.UserAgent, r.opts.Network.Policy)
 	return a, base, key, nil
 }
 
 // dial sets r.client: a cached session for key, or one from a new handshake.
 // Concurrent handshakes for one key are coalesced.
 func (r *resolver) dial(ctx context.Context, a authn.Authenticator, base http.RoundTripper, key string) error {
-	c, err := r.opts.Sessions.Dial(ctx, key, r.opts.Timeout, r.opts.observer(), func(ctx context.Context) (*http.Client, error) {
+	c, err := r.opts.Cache.Sessions.Dial(ctx, key, r.opts.Network.Timeout, r.opts.observer(), func(ctx context.Context) (*http.Client, error) {
 		return r.handshake(ctx, a, base)
 	})
 	r.client = c
@@ -57,10 +57,10 @@ func (r *resolver) dial(ctx context.Context, a authn.Authenticator, base http.Ro
 func (r *resolver) handshake(ctx context.Context, a authn.Authenticator, base http.RoundTripper) (*http.Client, error) {
 	c, err := session.Connect(ctx, r.ref.repo, a, session.Config{
 		Base:      base,
-		Insecure:  r.opts.Insecure,
-		Network:   r.opts.Network,
-		Backoff:   r.opts.RetryBackoff,
-		UserAgent: r.opts.UserAgent,
+		Insecure:  r.opts.Network.Insecure,
+		Network:   r.opts.Network.Policy,
+		Backoff:   r.opts.Network.RetryBackoff,
+		UserAgent: r.opts.Network.UserAgent,
 	})
 	if err != nil {
 		return nil, r.classify(err, "/v2/ for the authentication handshake")
@@ -86,11 +86,11 @@ func waited(err error) error {
 
 func (r *resolver) authenticator(ctx context.Context) (authn.Authenticator, error) {
 	switch {
-	case r.opts.Auth != nil:
+	case r.opts.Auth.Authenticator != nil:
 		r.authSource = "credentials"
-		return r.opts.Auth, nil
-	case r.opts.Keychain != nil:
-		a, err := authn.Resolve(ctx, r.opts.Keychain, r.ref.authRepo)
+		return r.opts.Auth.Authenticator, nil
+	case r.opts.Auth.Keychain != nil:
+		a, err := authn.Resolve(ctx, r.opts.Auth.Keychain, r.ref.authRepo)
 		if err != nil {
 			return nil, newError(Unauthorized, err, "cannot read credentials for %s: %v", r.ref.authRepo.RegistryStr(), err)
 		}
@@ -98,8 +98,8 @@ func (r *resolver) authenticator(ctx context.Context) (authn.Authenticator, erro
 			r.authSource = "keychain"
 		}
 		return a, nil
-	case len(r.opts.Credentials) > 0:
-		a, src, err := r.opts.Credentials.Resolve(r.ref.authRepo)
+	case len(r.opts.Auth.Sources) > 0:
+		a, src, err := r.opts.Auth.Sources.Resolve(r.ref.authRepo)
 		if err != nil {
 			return nil, newError(Unauthorized, err, "cannot read credentials for %s: %v", r.ref.authRepo.RegistryStr(), err)
 		}

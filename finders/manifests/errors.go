@@ -49,8 +49,8 @@ const (
 	RateLimited Reason = "RateLimited"
 	// Unavailable: the registry could not be reached, timed out, or answered 5xx.
 	Unavailable Reason = "Unavailable"
-	// RegistryNotAllowed: Options.Network refused the registry, a redirect target or a
-	// token realm, by host or by address; nothing was sent there.
+	// RegistryNotAllowed: Options.Network.Policy refused the registry, a redirect
+	// target or a token realm, by host or by address; nothing was sent there.
 	RegistryNotAllowed Reason = "RegistryNotAllowed"
 )
 
@@ -89,7 +89,7 @@ var (
 	ErrUnsupported      = &Error{Reason: Unsupported}
 	ErrRateLimited      = &Error{Reason: RateLimited}
 	ErrUnavailable      = &Error{Reason: Unavailable}
-	// ErrRegistryNotAllowed matches a refusal by Options.Network.
+	// ErrRegistryNotAllowed matches a refusal by Options.Network.Policy.
 	ErrRegistryNotAllowed = &Error{Reason: RegistryNotAllowed}
 )
 
@@ -154,7 +154,7 @@ func oneLine(s string) string {
 	return s
 }
 
-// notAllowed is the error of a refusal by Options.Network while fetching what
+// notAllowed is the error of a refusal by Options.Network.Policy while fetching what
 // from registry host; what is empty when the registry itself was refused.
 func notAllowed(e *netpolicy.NotAllowedError, host, what string) *Error {
 	if what == "" {
@@ -187,7 +187,7 @@ func (r *resolver) classify(err error, what string) error {
 
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return newError(Unavailable, err, "timed out after %s talking to registry %s while fetching %s", r.opts.Timeout, host, what)
+		return newError(Unavailable, err, "timed out after %s talking to registry %s while fetching %s", r.opts.Network.Timeout, host, what)
 	case errors.Is(err, context.Canceled):
 		return newError(Unavailable, err, "canceled while fetching %s from registry %s", what, host)
 	}

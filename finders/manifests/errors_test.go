@@ -127,7 +127,7 @@ func TestErrorClasses(t *testing.T) {
 			reg.PushImage(t, "some/repo", "1.0", singleArch(t, "amd64"))
 			reg.RequireBasic("u", "p")
 			o := options(reg, false, "some/repo", "1.0", amd64)
-			o.Auth = &authn.Basic{Username: "u", Password: "hunter2-s3cret"}
+			o.Auth.Authenticator = &authn.Basic{Username: "u", Password: "hunter2-s3cret"}
 			return errSetup{opts: o, contains: []string{reg.Host()}, excludes: []string{"hunter2-s3cret"}}
 		}},
 
@@ -361,14 +361,14 @@ func TestErrorClasses(t *testing.T) {
 		{"nothing listens (insecure)", manifests.Unavailable, func(t *testing.T) errSetup {
 			host := unusedHost(t)
 			return errSetup{
-				opts:     manifests.Options{Registry: host, Repository: "r", Tag: "t", Insecure: true, Timeout: 10 * time.Second, RetryBackoff: fastRetry},
+				opts:     manifests.Options{Registry: host, Repository: "r", Tag: "t", Network: manifests.Network{Insecure: true, Timeout: 10 * time.Second, RetryBackoff: fastRetry}},
 				contains: []string{host},
 			}
 		}},
 		{"nothing listens (secure)", manifests.Unavailable, func(t *testing.T) errSetup {
 			host := unusedHost(t)
 			return errSetup{
-				opts:     manifests.Options{Registry: host, Repository: "r", Tag: "t", Timeout: 10 * time.Second, RetryBackoff: fastRetry},
+				opts:     manifests.Options{Registry: host, Repository: "r", Tag: "t", Network: manifests.Network{Timeout: 10 * time.Second, RetryBackoff: fastRetry}},
 				contains: []string{host, "refused"},
 			}
 		}},
@@ -376,7 +376,7 @@ func TestErrorClasses(t *testing.T) {
 			reg := testregistry.New(t, testregistry.Options{})
 			reg.PushImage(t, "r", "t", singleArch(t, "amd64"))
 			o := options(reg, false, "r", "t", amd64)
-			o.Insecure = false
+			o.Network.Insecure = false
 			return errSetup{
 				opts:     o,
 				contains: []string{reg.Host(), "insecure"},
@@ -391,7 +391,7 @@ func TestErrorClasses(t *testing.T) {
 			reg := testregistry.New(t, testregistry.Options{TLS: true})
 			reg.PushImage(t, "r", "t", singleArch(t, "amd64"))
 			o := options(reg, true, "r", "t", amd64)
-			o.Transport = http.DefaultTransport.(*http.Transport).Clone()
+			o.Network.Transport = http.DefaultTransport.(*http.Transport).Clone()
 			return errSetup{opts: o, contains: []string{reg.Host(), "certificate"}}
 		}},
 

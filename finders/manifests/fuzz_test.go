@@ -1,7 +1,6 @@
 package manifests
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -9,56 +8,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests/summary"
-	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
-// The seed corpora live in testdata/fuzz/<FuzzName>/.
-
-// FuzzParseManifest: parseManifest never panics, fails only with *Error of
-// reason InvalidManifest or Unsupported on one line, and on success returns
-// exactly one of an index (whose entries can be listed and selected from) and
-// a manifest with a config digest.
-func FuzzParseManifest(f *testing.F) {
-	f.Add([]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","size":2},"layers":[]}`), "")
-	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		got, err := parseManifest(body, contentType)
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %T %v is not an *Error", err, err)
-			}
-			if e.Reason != InvalidManifest && e.Reason != Unsupported {
-				t.Fatalf("Reason = %s, want InvalidManifest or Unsupported: %v", e.Reason, err)
-			}
-			if strings.ContainsAny(e.Message, "\n\r") || e.Message == "" {
-				t.Fatalf("message is empty or not one line: %q", e.Message)
-			}
-			return
-		}
-		if got == nil || (got.index == nil) == (got.manifest == nil) {
-			t.Fatalf("want exactly one of index and manifest, got %+v", got)
-		}
-		if got.index != nil {
-			if !got.mediaType.IsIndex() {
-				t.Fatalf("index with media type %q", got.mediaType)
-			}
-			entries, selectable := summary.IndexEntries(got.index)
-			if len(entries) != len(got.index.Manifests) || len(selectable) != len(entries) {
-				t.Fatalf("indexEntries lost entries: %d, %d of %d", len(entries), len(selectable), len(got.index.Manifests))
-			}
-			if i, err := platforms.Select(platforms.Platform{OS: "linux", Architecture: "amd64"}, selectable); err == nil && (i < 0 || i >= len(entries)) {
-				t.Fatalf("Select returned %d of %d entries", i, len(entries))
-			}
-			return
-		}
-		if !got.mediaType.IsImage() {
-			t.Fatalf("manifest with media type %q", got.mediaType)
-		}
-		if got.manifest.Config.Digest.Hex == "" {
-			t.Fatalf("manifest without a config digest accepted")
-		}
-	})
-}
+// The seed corpora live in testdata/fuzz/<FuzzName>/; FuzzClassify is in
+// package mediatype.
 
 // fuzzManifest is the fixed manifest FuzzParseConfig summarises against.
 var fuzzManifest = &v1.Manifest{
@@ -94,7 +47,7 @@ func FuzzSummarize(f *testing.F) {
 		[]byte(`{"rootfs":{"type":"layers","diff_ids":["sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"]},"history":[{"created_by":"RUN x"}]}`))
 	f.Fuzz(func(t *testing.T, manifestJSON, configJSON []byte) {
 		m, err := parseManifest(manifestJSON, "")
-		if err != nil || m.manifest == nil {
+		if err != nil || m.Manifest == nil {
 			return
 		}
 		cfg, err := summary.ParseConfig(configJSON)
@@ -102,8 +55,8 @@ func FuzzSummarize(f *testing.F) {
 			return
 		}
 		var s Summary
-		summary.Fill(&s, m.manifest, cfg)
-		checkSummary(t, &s, m.manifest)
+		summary.Fill(&s, m.Manifest, cfg)
+		checkSummary(t, &s, m.Manifest)
 	})
 }
 

@@ -68,7 +68,7 @@ func TestObserverSeesEveryRequest(t *testing.T) {
 	idx, _ := testregistry.MultiArch(t)
 	reg.PushIndex(t, "some/repo", "1.0", idx)
 	opts := options(reg, false, "some/repo", "1.0", platforms.Platform{OS: "linux", Architecture: "arm64"})
-	opts.Sessions = manifests.NewSessions(time.Minute, 10)
+	opts.Cache.Sessions = manifests.NewSessions(time.Minute, 10)
 
 	first := &recordingObserver{}
 	opts.Observer = first
@@ -123,7 +123,8 @@ func TestObserverTransportFailure(t *testing.T) {
 	obs := &recordingObserver{}
 	_, err := manifests.Resolve(context.Background(), manifests.Options{
 		Registry: "registry.example:5000", Repository: "r", Tag: "t",
-		Transport: failingTransport{}, Observer: obs, RetryBackoff: fastRetry,
+		Observer: obs,
+		Network:  manifests.Network{Transport: failingTransport{}, RetryBackoff: fastRetry},
 	})
 	if err == nil {
 		t.Fatal("no error")
@@ -143,7 +144,7 @@ func TestRateLimitHeaders(t *testing.T) {
 	quota := testregistry.NewPullQuota(100, 50, 6*time.Hour, "192.0.2.7")
 	reg.SetFault(quota.Fault())
 	opts := options(reg, false, "library/app", "1", platforms.Platform{OS: "linux", Architecture: "amd64"})
-	opts.Sessions = manifests.NewSessions(time.Minute, 10)
+	opts.Cache.Sessions = manifests.NewSessions(time.Minute, 10)
 	check := func(what string, got *manifests.RateLimitInfo, remaining int64, before time.Time) {
 		t.Helper()
 		if got == nil {

@@ -37,7 +37,7 @@ func prepare(ctx context.Context, o Options) (*resolver, context.Context, contex
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := o.Network.CheckHost(ref.host); err != nil {
+	if err := o.Network.Policy.CheckHost(ref.host); err != nil {
 		var naerr *netpolicy.NotAllowedError
 		if errors.As(err, &naerr) {
 			return nil, nil, nil, notAllowed(naerr, ref.host, "")
@@ -51,10 +51,10 @@ func prepare(ctx context.Context, o Options) (*resolver, context.Context, contex
 	if want.OS == "" || want.Architecture == "" {
 		return nil, nil, nil, newError(InvalidReference, nil, "platform %q needs both os and architecture", want.String())
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+	if o.Network.Timeout <= 0 {
+		o.Network.Timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, o.Network.Timeout)
 	ctx, obs := session.WithObservation(ctx, o.observer())
 	return &resolver{opts: o, ref: ref, want: want, obs: obs}, ctx, cancel, nil
 }
@@ -77,7 +77,7 @@ func Digest(ctx context.Context, o Options) (digest, mediaType string, err error
 	if err != nil {
 		return "", "", err
 	}
-	return top.digest.String(), string(top.mediaType), nil
+	return top.digest.String(), string(top.MediaType), nil
 }
 
 // Platforms lists the entries of the image index the tag points to, attestations
@@ -92,17 +92,17 @@ func Platforms(ctx context.Context, o Options) ([]IndexEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if top.index != nil {
-		entries, _ := summary.IndexEntries(top.index)
+	if top.Index != nil {
+		entries, _ := summary.IndexEntries(top.Index)
 		return entries, nil
 	}
-	cfg, err := r.config(ctx, top.manifest.Config)
+	cfg, err := r.config(ctx, top.Manifest.Config)
 	if err != nil {
 		return nil, err
 	}
 	return []IndexEntry{{
 		OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion,
-		Digest: top.digest.String(), Size: top.size, MediaType: string(top.mediaType),
+		Digest: top.digest.String(), Size: top.size, MediaType: string(top.MediaType),
 	}}, nil
 }
 
@@ -120,15 +120,15 @@ func PlatformDigest(ctx context.Context, o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if top.index != nil {
-		_, selectable := summary.IndexEntries(top.index)
+	if top.Index != nil {
+		_, selectable := summary.IndexEntries(top.Index)
 		i, err := platforms.Select(r.want, selectable)
 		if err != nil {
 			return "", r.platformNotFound(err)
 		}
-		return top.index.Manifests[i].Digest.String(), nil
+		return top.Index.Manifests[i].Digest.String(), nil
 	}
-	cfg, err := r.config(ctx, top.manifest.Config)
+	cfg, err := r.config(ctx, top.Manifest.Config)
 	if err != nil {
 		return "", err
 	}

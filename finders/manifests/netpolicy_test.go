@@ -91,8 +91,16 @@ func TestNetworkPolicy(t *testing.T) {
 				front.SetRules(*tt.rule)
 			}
 			before := sink.Accepted()
-			o := manifests.Options{Registry: tt.registry, Repository: "demo/hello", Tag: "1.0", Insecure: true, Network: tt.policy,
-				Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 5 * time.Second, RetryBackoff: fastRetry}
+			o := manifests.Options{
+				Registry: tt.registry, Repository: "demo/hello", Tag: "1.0",
+				Network: manifests.Network{
+					Insecure:     true,
+					Policy:       tt.policy,
+					Transport:    http.DefaultTransport.(*http.Transport).Clone(),
+					Timeout:      5 * time.Second,
+					RetryBackoff: fastRetry,
+				},
+			}
 			_, err := manifests.Resolve(context.Background(), o)
 			if !errors.Is(err, manifests.ErrRegistryNotAllowed) {
 				t.Fatalf("Resolve = %v, want RegistryNotAllowed", err)
@@ -113,7 +121,7 @@ func TestNetworkPolicy(t *testing.T) {
 
 	t.Run("the default policy lets loopback and the token dance through", func(t *testing.T) {
 		def, _ := netpolicy.Parse("", netpolicy.DefaultDeniedNetworks)
-		o := manifests.Options{Registry: reg.Host(), Repository: "demo/hello", Tag: "1.0", Insecure: true, Network: def, Transport: reg.Transport(), Timeout: 5 * time.Second}
+		o := manifests.Options{Registry: reg.Host(), Repository: "demo/hello", Tag: "1.0", Network: manifests.Network{Insecure: true, Policy: def, Transport: reg.Transport(), Timeout: 5 * time.Second}}
 		if _, err := manifests.Resolve(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}
@@ -127,15 +135,23 @@ func TestNetworkPolicy(t *testing.T) {
 		answer.Store(net.IPv4(127, 0, 0, 2))
 		p, _ := netpolicy.Parse("", "127.0.0.1/32,::1/128")
 		p.Resolver = fakeDNS(t, "rebind.test.", &answer)
-		o := manifests.Options{Registry: "rebind.test:" + port, Repository: "demo/hello", Tag: "1.0", Insecure: true, Network: p,
-			Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 5 * time.Second, RetryBackoff: fastRetry}
+		o := manifests.Options{
+			Registry: "rebind.test:" + port, Repository: "demo/hello", Tag: "1.0",
+			Network: manifests.Network{
+				Insecure:     true,
+				Policy:       p,
+				Transport:    http.DefaultTransport.(*http.Transport).Clone(),
+				Timeout:      5 * time.Second,
+				RetryBackoff: fastRetry,
+			},
+		}
 		// The realm on the registry's own name, as a registry behind that name would announce it.
 		front.SetRules(faultproxy.Rule{Path: "/v2/", Fault: realm("http://rebind.test:" + port + "/token")})
 		if _, err := manifests.Resolve(context.Background(), o); err != nil {
 			t.Fatalf("first resolution, rebind.test -> 127.0.0.2: %v", err)
 		}
 		answer.Store(net.IPv4(127, 0, 0, 1))
-		o.Transport = http.DefaultTransport.(*http.Transport).Clone() // a new connection must be dialled
+		o.Network.Transport = http.DefaultTransport.(*http.Transport).Clone() // a new connection must be dialled
 		_, err := manifests.Resolve(context.Background(), o)
 		if !errors.Is(err, manifests.ErrRegistryNotAllowed) || !strings.Contains(err.Error(), "address 127.0.0.1 of rebind.test:"+port) {
 			t.Fatalf("after rebinding: %v, want RegistryNotAllowed naming 127.0.0.1", err)

@@ -76,7 +76,7 @@ func parseReference(o Options) (reference, error) {
 	}
 
 	var opts []name.Option
-	if o.Insecure {
+	if o.Network.Insecure {
 		opts = append(opts, name.Insecure)
 	}
 	reg, err := name.NewRegistry(host, append(opts, name.StrictValidation)...)

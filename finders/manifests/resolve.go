@@ -1,40 +1,22 @@
 package manifests
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imageconfig/imageconfig-operator/finders/manifests/session"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests/summary"
 	"github.com/imageconfig/imageconfig-operator/finders/platforms"
 )
 
-// DefaultTimeout bounds a resolution when Options.Timeout is zero.
+// DefaultTimeout bounds a resolution when Options.Network.Timeout is zero.
 const DefaultTimeout = time.Minute
-
-// acceptedMediaTypes are sent in the Accept header of manifest requests.
-var acceptedMediaTypes = []types.MediaType{
-	types.OCIImageIndex,
-	types.DockerManifestList,
-	types.OCIManifestSchema1,
-	types.DockerManifestSchema2,
-}
 
 type resolver struct {
 	opts             Options
@@ -94,43 +76,43 @@ func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result
 	res := &Result{Summary: Summary{
 		ImageRef:   r.ref.canonical,
 		Digest:     top.digest.String(),
-		MediaType:  string(top.mediaType),
+		MediaType:  string(top.MediaType),
 		AuthSource: r.authSource,
 	}}
 
 	manifest := top
 	var entry *v1.Descriptor
-	if top.index != nil {
+	if top.Index != nil {
 		res.RawIndex = top.raw
-		entries, selectable := summary.IndexEntries(top.index)
+		entries, selectable := summary.IndexEntries(top.Index)
 		res.Platforms = entries
 		i, err := platforms.Select(r.want, selectable)
 		if err != nil {
 			return nil, r.platformNotFound(err)
 		}
-		d := top.index.Manifests[i]
+		d := top.Index.Manifests[i]
 		entry = &d
 		manifest, err = src.fetchManifest(ctx, d.Digest.String(), &d.Digest, d.Size)
 		if err != nil {
 			return nil, err
 		}
-		if manifest.index != nil {
+		if manifest.Index != nil {
 			return nil, newError(Unsupported, nil, "unsupported: index entry %s of %s is itself an index", d.Digest, r.ref.describe())
 		}
 		res.Platform = summary.EntryPlatform(d).String()
 	}
 	res.ManifestDigest = manifest.digest.String()
-	res.ConfigDigest = manifest.manifest.Config.Digest.String()
+	res.ConfigDigest = manifest.Manifest.Config.Digest.String()
 
-	raw, err := src.fetchConfig(ctx, manifest.manifest.Config)
+	raw, err := src.fetchConfig(ctx, manifest.Manifest.Config)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := r.parseConfigBlob(raw, manifest.manifest.Config)
+	cfg, err := r.parseConfigBlob(raw, manifest.Manifest.Config)
 	if err != nil {
 		return nil, err
 	}
-	if top.index == nil {
+	if top.Index == nil {
 		if err := r.checkSinglePlatform(cfg); err != nil {
 			return nil, err
 		}
@@ -138,8 +120,8 @@ func (r *resolver) walk(ctx context.Context, top *fetched, src fetcher) (*Result
 	}
 	res.RawConfig = raw
 	res.RawManifest = manifest.raw
-	summary.Fill(&res.Summary, manifest.manifest, cfg)
-	res.BaseImage = summary.Base(manifest.manifest, entry, cfg)
+	summary.Fill(&res.Summary, manifest.Manifest, cfg)
+	res.BaseImage = summary.Base(manifest.Manifest, entry, cfg)
 	return res, nil
 }
 
@@ -206,329 +188,4 @@ func (r *resolver) platformNotFound(err error) error {
 	// The platforms come from the registry and may hold newlines.
 	e.Message = oneLine(e.Message)
 	return e
-}
-
-// fetchTop GETs what the tag (or digest) points to.
-func (r *resolver) fetchTop(ctx context.Context) (*fetched, error) {
-	var expect *v1.Hash
-	if r.ref.tag == "" {
-		expect = &r.ref.digest
-	}
-	return r.fetchManifest(ctx, r.ref.identifier(), expect, -1)
-}
-
-// head asks for the tag's digest without downloading the manifest. Docker Hub does
-// not count HEAD requests against its pull limit. ok is false when the registry
-// does not support HEAD or sends no Docker-Content-Digest; the caller then GETs.
-func (r *resolver) head(ctx context.Context) (digest, mediaType string, ok bool, err error) {
-	req, err := r.newRequest(ctx, http.MethodHead, "manifests", r.ref.identifier())
-	if err != nil {
-		return "", "", false, err
-	}
-	// Without Accept, a registry may answer with the digest of a converted manifest.
-	req.Header.Set("Accept", acceptHeader())
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return "", "", false, r.classify(err, r.what("manifest"))
-	}
-	defer drain(resp)
-	r.noteResponse(resp)
-	switch resp.StatusCode {
-	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
-		return "", "", false, nil
-	}
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return "", "", false, r.classify(err, r.what("manifest"))
-	}
-	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
-	if err != nil {
-		return "", "", false, nil
-	}
-	if r.ref.tag == "" && h != r.ref.digest {
-		// A HEAD by digest is verified like a GET would be.
-		return "", "", false, newError(DigestMismatch, nil, "registry %s answered HEAD %s with digest %s", r.ref.host, r.ref.describe(), h)
-	}
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	return h.String(), mt, true, nil
-}
-
-// fetched is a manifest or index fetched from the registry.
-type fetched struct {
-	digest    v1.Hash
-	size      int64
-	mediaType types.MediaType
-	manifest  *v1.Manifest
-	index     *v1.IndexManifest
-	// raw is the body exactly as the registry served it.
-	raw []byte
-}
-
-// fetchManifest GETs a manifest by tag or digest. When expect is set, the body must
-// hash to it. declared is the size an index entry declared, or -1.
-func (r *resolver) fetchManifest(ctx context.Context, identifier string, expect *v1.Hash, declared int64) (*fetched, error) {
-	what := fmt.Sprintf("manifest %q of %s", identifier, r.ref.repo.RepositoryStr())
-	if declared > MaxManifestSize {
-		return nil, newError(TooLarge, nil, "%s declares %d bytes, over the %d-byte limit for manifests", what, declared, MaxManifestSize)
-	}
-	resp, err := r.get(ctx, "manifests", identifier, what)
-	if err != nil {
-		return nil, err
-	}
-	defer drain(resp)
-	body, err := readBounded(resp, MaxManifestSize)
-	if err != nil {
-		return nil, r.bodyError(err, what, "manifests", MaxManifestSize)
-	}
-
-	algo := "sha256"
-	if expect != nil {
-		algo = expect.Algorithm
-	}
-	got, err := digestOf(algo, body)
-	if err != nil {
-		return nil, newError(Unsupported, err, "unsupported: digest algorithm of %s: %v", what, err)
-	}
-	if expect != nil && got != *expect {
-		return nil, newError(DigestMismatch, nil, "%s hashes to %s, not the requested %s", what, got, expect)
-	}
-	if declared >= 0 && int64(len(body)) != declared {
-		return nil, newError(DigestMismatch, nil, "%s is %d bytes, but the index declares %d", what, len(body), declared)
-	}
-
-	f, err := parseManifest(body, resp.Header.Get("Content-Type"))
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			e.Message = fmt.Sprintf("%s: %s", what, e.Message)
-			return nil, e
-		}
-		return nil, err
-	}
-	f.digest = got
-	f.size = int64(len(body))
-	f.raw = body
-	return f, nil
-}
-
-// fetchConfig GETs the config blob, after checking its declared size, and verifies
-// its size and digest.
-func (r *resolver) fetchConfig(ctx context.Context, d v1.Descriptor) ([]byte, error) {
-	what := fmt.Sprintf("config blob %s of %s", d.Digest, r.ref.repo.RepositoryStr())
-	if d.Size > MaxConfigSize {
-		return nil, newError(TooLarge, nil, "%s declares %d bytes, over the %d-byte limit for configs", what, d.Size, MaxConfigSize)
-	}
-	if d.Size < 0 {
-		return nil, newError(InvalidManifest, nil, "%s declares a negative size %d", what, d.Size)
-	}
-	resp, err := r.get(ctx, "blobs", d.Digest.String(), what)
-	if err != nil {
-		return nil, err
-	}
-	defer drain(resp)
-	body, err := readBounded(resp, MaxConfigSize)
-	if err != nil {
-		return nil, r.bodyError(err, what, "configs", MaxConfigSize)
-	}
-	if int64(len(body)) != d.Size {
-		return nil, newError(DigestMismatch, nil, "%s is %d bytes, but the manifest declares %d", what, len(body), d.Size)
-	}
-	got, err := digestOf(d.Digest.Algorithm, body)
-	if err != nil {
-		return nil, newError(Unsupported, err, "unsupported: digest algorithm of %s: %v", what, err)
-	}
-	if got != d.Digest {
-		return nil, newError(DigestMismatch, nil, "%s hashes to %s", what, got)
-	}
-	return body, nil
-}
-
-// get GETs a manifest or blob and returns the response of a 200, or the
-// classified error. The caller drains the body.
-func (r *resolver) get(ctx context.Context, kind, identifier, what string) (*http.Response, error) {
-	req, err := r.newRequest(ctx, http.MethodGet, kind, identifier)
-	if err != nil {
-		return nil, err
-	}
-	if kind == "manifests" {
-		req.Header.Set("Accept", acceptHeader())
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, r.classify(err, what)
-	}
-	r.noteResponse(resp)
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		drain(resp)
-		return nil, r.classify(err, what)
-	}
-	return resp, nil
-}
-
-// config fetches and parses the config blob d.
-func (r *resolver) config(ctx context.Context, d v1.Descriptor) (*v1.ConfigFile, error) {
-	raw, err := r.fetchConfig(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	return r.parseConfigBlob(raw, d)
-}
-
-// parseConfigBlob parses the config blob d.
-func (r *resolver) parseConfigBlob(raw []byte, d v1.Descriptor) (*v1.ConfigFile, error) {
-	cfg, err := summary.ParseConfig(raw)
-	if err != nil {
-		return nil, newError(InvalidManifest, err, "config blob %s of %s is invalid: %v", d.Digest, r.ref.describe(), err)
-	}
-	return cfg, nil
-}
-
-func (r *resolver) newRequest(ctx context.Context, method, kind, identifier string) (*http.Request, error) {
-	// The scheme transport of go-containerregistry switches to http when the
-	// handshake found an insecure registry.
-	u := fmt.Sprintf("https://%s/v2/%s/%s/%s", r.ref.host, r.ref.repo.RepositoryStr(), kind, identifier)
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		return nil, newError(InvalidReference, err, "cannot build a request for %s: %v", r.ref.describe(), err)
-	}
-	return req, nil
-}
-
-func (r *resolver) what(kind string) string {
-	return fmt.Sprintf("%s %q of %s", kind, r.ref.identifier(), r.ref.repo.RepositoryStr())
-}
-
-// errTooLarge is returned by readBounded when a body exceeds its bound.
-var errTooLarge = errors.New("body too large")
-
-// readBounded reads at most limit bytes of the body, refusing a larger declared
-// Content-Length before reading anything.
-func readBounded(resp *http.Response, limit int64) ([]byte, error) {
-	if resp.ContentLength > limit {
-		return nil, errTooLarge
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(body)) > limit {
-		return nil, errTooLarge
-	}
-	return body, nil
-}
-
-func (r *resolver) bodyError(err error, what, kind string, limit int64) error {
-	if errors.Is(err, errTooLarge) {
-		return newError(TooLarge, err, "%s is over the %d-byte limit for %s", what, limit, kind)
-	}
-	return r.classify(err, what)
-}
-
-// drain lets the connection be reused.
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-}
-
-func digestOf(algo string, b []byte) (v1.Hash, error) {
-	var h hash.Hash
-	switch algo {
-	case "sha256":
-		h = sha256.New()
-	case "sha512":
-		h = sha512.New()
-	default:
-		return v1.Hash{}, fmt.Errorf("unsupported hash %q", algo)
-	}
-	h.Write(b)
-	return v1.Hash{Algorithm: algo, Hex: hex.EncodeToString(h.Sum(nil))}, nil
-}
-
-func acceptHeader() string {
-	var b bytes.Buffer
-	for i, mt := range acceptedMediaTypes {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		b.WriteString(string(mt))
-	}
-	return b.String()
-}
-
-// probe reads the fields that tell what kind of document a manifest body is.
-type probe struct {
-	SchemaVersion int             `json:"schemaVersion"`
-	MediaType     string          `json:"mediaType"`
-	Manifests     json.RawMessage `json:"manifests"`
-	Config        json.RawMessage `json:"config"`
-}
-
-// parseManifest parses an image manifest or index. The body's mediaType wins over
-// the Content-Type header; a body with neither is recognised by its fields.
-func parseManifest(body []byte, contentType string) (*fetched, error) {
-	var p probe
-	if err := json.Unmarshal(body, &p); err != nil {
-		return nil, newError(InvalidManifest, err, "not valid JSON: %v", err)
-	}
-	mt := types.MediaType(p.MediaType)
-	ct, _, _ := mime.ParseMediaType(contentType)
-	if err := contentTypeAgrees(types.MediaType(ct), mt, p.SchemaVersion); err != nil {
-		return nil, err
-	}
-	if mt == "" {
-		mt = types.MediaType(ct)
-	}
-	switch {
-	case p.SchemaVersion == 1, mt == types.DockerManifestSchema1, mt == types.DockerManifestSchema1Signed:
-		return nil, newError(Unsupported, nil, "unsupported: schema1 manifest; Docker schema 1 was retired, push the image again with a current client")
-	case p.SchemaVersion != 2:
-		return nil, newError(InvalidManifest, nil, "schemaVersion is %d, want 2", p.SchemaVersion)
-	}
-	if !mt.IsIndex() && !mt.IsImage() {
-		switch {
-		case len(p.Manifests) > 0 && len(p.Config) == 0:
-			mt = types.OCIImageIndex
-		case len(p.Config) > 0 && len(p.Manifests) == 0:
-			mt = types.OCIManifestSchema1
-		default:
-			return nil, newError(Unsupported, nil, "unsupported: media type %q is neither an image manifest nor an index", mt)
-		}
-	}
-	f := &fetched{mediaType: mt}
-	if mt.IsIndex() {
-		idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
-		if err != nil {
-			return nil, newError(InvalidManifest, err, "invalid index: %v", err)
-		}
-		f.index = idx
-		return f, nil
-	}
-	m, err := v1.ParseManifest(bytes.NewReader(body))
-	if err != nil {
-		return nil, newError(InvalidManifest, err, "invalid manifest: %v", err)
-	}
-	if m.Config.Digest.Hex == "" {
-		return nil, newError(InvalidManifest, nil, "invalid manifest: it has no config descriptor")
-	}
-	switch m.Config.MediaType {
-	case types.OCIConfigJSON, types.DockerConfigJSON, "":
-	default:
-		return nil, newError(Unsupported, nil, "unsupported: config media type %q is not an image config; this is an artifact, not an image", m.Config.MediaType)
-	}
-	f.manifest = m
-	return f, nil
-}
-
-// contentTypeAgrees refuses a Content-Type that names another manifest type than
-// the body is: a registry that serves one document under another's type is broken
-// or hostile, and either way the body cannot be trusted to be what it claims.
-// Generic types (application/json, text/plain, none) leave the body to decide.
-func contentTypeAgrees(ct, bodyType types.MediaType, schemaVersion int) error {
-	schema1 := ct == types.DockerManifestSchema1 || ct == types.DockerManifestSchema1Signed
-	if !ct.IsIndex() && !ct.IsImage() && !schema1 {
-		return nil
-	}
-	if schema1 && schemaVersion == 2 || bodyType != "" && ct != bodyType {
-		return newError(InvalidManifest, nil, "the Content-Type %q disagrees with the body (mediaType %q, schemaVersion %d)", ct, bodyType, schemaVersion)
-	}
-	return nil
 }

@@ -25,14 +25,16 @@ var fastRetry = &transport.Backoff{Duration: time.Millisecond, Factor: 1, Steps:
 // options returns Options for repo:tag on reg, with reg's transport.
 func options(reg *testregistry.Registry, tls bool, repo, tag string, p platforms.Platform) manifests.Options {
 	return manifests.Options{
-		Registry:     reg.Host(),
-		Repository:   repo,
-		Tag:          tag,
-		Platform:     p,
-		Insecure:     !tls,
-		Transport:    reg.Transport(),
-		Timeout:      10 * time.Second,
-		RetryBackoff: fastRetry,
+		Registry:   reg.Host(),
+		Repository: repo,
+		Tag:        tag,
+		Platform:   p,
+		Network: manifests.Network{
+			Insecure:     !tls,
+			Transport:    reg.Transport(),
+			Timeout:      10 * time.Second,
+			RetryBackoff: fastRetry,
+		},
 	}
 }
 

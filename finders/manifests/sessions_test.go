@@ -22,7 +22,7 @@ func TestSessionsReachTheFloor(t *testing.T) {
 	reg.PushIndex(t, "some/repo", "1.0", idx)
 	sessions := manifests.NewSessions(time.Minute, 10)
 	opts := options(reg, false, "some/repo", "1.0", platforms.Platform{OS: "linux", Architecture: "arm64"})
-	opts.Sessions = sessions
+	opts.Cache.Sessions = sessions
 	ctx := context.Background()
 
 	first, err := manifests.Resolve(ctx, opts)
@@ -60,7 +60,7 @@ func TestSessionsReachTheFloor(t *testing.T) {
 	// Other credentials never reuse a session.
 	log.Reset()
 	withAuth := opts
-	withAuth.Auth = &authn.Basic{Username: "u", Password: "p"}
+	withAuth.Auth.Authenticator = &authn.Basic{Username: "u", Password: "p"}
 	if _, err := manifests.Resolve(ctx, withAuth); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestSessionsExpireAndStayBounded(t *testing.T) {
 	sessions := manifests.NewSessions(50*time.Millisecond, 2)
 	for _, repo := range []string{"a/x", "b/x", "c/x"} {
 		o := options(reg, false, repo, "1", platforms.Platform{})
-		o.Sessions = sessions
+		o.Cache.Sessions = sessions
 		if _, err := manifests.Resolve(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestSessionsExpireAndStayBounded(t *testing.T) {
 	time.Sleep(60 * time.Millisecond)
 	reg.Log().Reset()
 	o := options(reg, false, "c/x", "1", platforms.Platform{})
-	o.Sessions = sessions
+	o.Cache.Sessions = sessions
 	if _, err := manifests.Resolve(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,8 @@ import (
 //     tag or digest, insecure flag, a SHA-256 of the credentials (never the
 //     credentials themselves), the base transport and the user agent.
 //   - A tag window: the registry's answer for a tag (its digest) is reused by
-//     every resolution with the same key for Options.HeadWindow. Resolutions that
-//     differ only in platform share it, and so share the index.
+//     every resolution with the same key for Options.Cache.HeadWindow.
+//     Resolutions that differ only in platform share it, and so share the index.
 //   - Content: manifests, indexes and config blobs are kept in a Content cache
 //     keyed by registry/repository@digest.
 //
@@ -48,7 +48,7 @@ type Shared struct {
 type SharedOptions struct {
 	// Content caches manifests and config blobs; nil caches none.
 	Content *cache.Content
-	// Sessions keeps authenticated transports when Options.Sessions is nil; nil
+	// Sessions keeps authenticated transports when Options.Cache.Sessions is nil; nil
 	// means a new cache that keeps them for 30 minutes, at most 1000.
 	Sessions *Sessions
 	// Now is the clock of the tag window; nil means time.Now.
@@ -87,8 +87,8 @@ func (s *Shared) Content() *cache.Content { return s.content }
 // Resolve resolves o as the package's Resolve does, sharing work with concurrent
 // and recent resolutions of the same key.
 func (s *Shared) Resolve(ctx context.Context, o Options) (*Result, error) {
-	if o.Sessions == nil {
-		o.Sessions = s.sessions
+	if o.Cache.Sessions == nil {
+		o.Cache.Sessions = s.sessions
 	}
 	r, ctx, cancel, err := prepare(ctx, o)
 	if err != nil {
@@ -166,14 +166,14 @@ func (c *sharedCall) tag(ctx context.Context, havePrevious bool) (*tagAnswer, er
 	c.s.mu.Lock()
 	e, known := c.s.tags[tk]
 	c.s.mu.Unlock()
-	if known && r.opts.HeadWindow > 0 && c.s.now().Sub(e.at) < r.opts.HeadWindow {
+	if known && r.opts.Cache.HeadWindow > 0 && c.s.now().Sub(e.at) < r.opts.Cache.HeadWindow {
 		r.opts.observer().CacheLookup("tags", true)
 		return &tagAnswer{digest: e.digest, at: e.at}, nil
 	}
 	r.opts.observer().CacheLookup("tags", false)
 	useHead := havePrevious || known
 	asked := c.s.now()
-	v, err := coalesce(ctx, &c.s.flights, "tag|"+tk, r.opts.Timeout, func(ctx context.Context) (any, error) {
+	v, err := coalesce(ctx, &c.s.flights, "tag|"+tk, r.opts.Network.Timeout, func(ctx context.Context) (any, error) {
 		// A flight that ended between the lookup above and this one answered
 		// after this caller asked: that answer is fresh enough.
 		c.s.mu.Lock()
@@ -203,7 +203,7 @@ func (c *sharedCall) tag(ctx context.Context, havePrevious bool) (*tagAnswer, er
 			if err != nil {
 				return nil, err
 			}
-			c.s.content.Put(c.contentKey(top.digest.String()), string(top.mediaType), top.raw)
+			c.s.content.Put(c.contentKey(top.digest.String()), string(top.MediaType), top.raw)
 			ans.digest, ans.top = top.digest, top
 		}
 		ans.at = c.s.now()
@@ -263,7 +263,7 @@ func (c *sharedCall) fetchManifest(ctx context.Context, identifier string, expec
 		return c.checkDeclared(f, identifier, declared)
 	}
 	r.opts.observer().CacheLookup("content", false)
-	v, err := coalesce(ctx, &c.s.flights, "manifest|"+c.key+"|"+k, r.opts.Timeout, func(ctx context.Context) (any, error) {
+	v, err := coalesce(ctx, &c.s.flights, "manifest|"+c.key+"|"+k, r.opts.Network.Timeout, func(ctx context.Context) (any, error) {
 		if f := c.cachedManifest(k, *expect); f != nil {
 			return f, nil // stored by a flight that ended after the lookup above
 		}
@@ -274,7 +274,7 @@ func (c *sharedCall) fetchManifest(ctx context.Context, identifier string, expec
 		if err != nil {
 			return nil, err
 		}
-		c.s.content.Put(k, string(f.mediaType), f.raw)
+		c.s.content.Put(k, string(f.MediaType), f.raw)
 		return f, nil
 	})
 	if err != nil {
@@ -320,7 +320,7 @@ func (c *sharedCall) fetchConfig(ctx context.Context, d v1.Descriptor) ([]byte, 
 		return raw, nil
 	}
 	r.opts.observer().CacheLookup("content", false)
-	v, err := coalesce(ctx, &c.s.flights, "config|"+c.key+"|"+k+"|"+strconv.FormatInt(d.Size, 10), r.opts.Timeout, func(ctx context.Context) (any, error) {
+	v, err := coalesce(ctx, &c.s.flights, "config|"+c.key+"|"+k+"|"+strconv.FormatInt(d.Size, 10), r.opts.Network.Timeout, func(ctx context.Context) (any, error) {
 		if _, raw, ok := c.s.content.Lookup(k); ok && int64(len(raw)) == d.Size {
 			return raw, nil // stored by a flight that ended after the lookup above
 		}

@@ -20,7 +20,7 @@ func TestSharedRateLimitGoesToTheRequester(t *testing.T) {
 	reg.SetFault(testregistry.NewPullQuota(100, 50, 6*time.Hour, "192.0.2.7").Fault())
 	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20)})
 	o := options(reg, false, "some/repo", "1.0", platforms.Platform{OS: "linux", Architecture: "arm", Variant: "v7"})
-	o.HeadWindow = 30 * time.Second
+	o.Cache.HeadWindow = 30 * time.Second
 	opts := make([]manifests.Options, 20)
 	for i := range opts {
 		opts[i] = o

@@ -87,7 +87,7 @@ func TestSharedOneTag(t *testing.T) {
 	obs := &lookups{}
 	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20), Now: clock.Now})
 	o := options(reg, false, "some/repo", "1.0", platforms.Platform{OS: "linux", Architecture: "arm", Variant: "v7"})
-	o.HeadWindow = 30 * time.Second
+	o.Cache.HeadWindow = 30 * time.Second
 	o.Observer = obs
 	opts := make([]manifests.Options, 20)
 	for i := range opts {
@@ -141,7 +141,7 @@ func TestSharedOneTag(t *testing.T) {
 	// A forced re-check (HeadWindow 0) asks the registry.
 	log.Reset()
 	forced := opts[0]
-	forced.HeadWindow = 0
+	forced.Cache.HeadWindow = 0
 	if _, err := s.Resolve(context.Background(), forced); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestSharedPlatformsShareTheIndex(t *testing.T) {
 			p = platforms.Platform{OS: "linux", Architecture: "arm64"}
 		}
 		o := options(reg, false, "some/repo", "1.0", p)
-		o.HeadWindow = time.Minute
+		o.Cache.HeadWindow = time.Minute
 		opts = append(opts, o)
 	}
 	res := resolveAll(t, s, opts)
@@ -209,7 +209,7 @@ func TestSharedManyTags(t *testing.T) {
 	var opts []manifests.Options
 	for i := range 200 {
 		o := options(reg, false, "fleet/app", "v"+string(rune('a'+i%tags)), platforms.Platform{})
-		o.HeadWindow = time.Minute
+		o.Cache.HeadWindow = time.Minute
 		opts = append(opts, o)
 	}
 	res := resolveAll(t, s, opts)
@@ -294,9 +294,9 @@ func TestSharedCredentials(t *testing.T) {
 	idx, _ := testregistry.MultiArch(t)
 	reg.Push(t, "private/app", "1", idx)
 	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20)})
-	o := manifests.Options{Registry: reg.Host(), Repository: "private/app", Tag: "1", Insecure: true, Timeout: 10 * time.Second, RetryBackoff: fastRetry, HeadWindow: time.Hour}
+	o := manifests.Options{Registry: reg.Host(), Repository: "private/app", Tag: "1", Network: manifests.Network{Insecure: true, Timeout: 10 * time.Second, RetryBackoff: fastRetry}, Cache: manifests.Cache{HeadWindow: time.Hour}}
 	withCreds := o
-	withCreds.Auth = &authn.Basic{Username: "alice", Password: "alice-pw"}
+	withCreds.Auth.Authenticator = &authn.Basic{Username: "alice", Password: "alice-pw"}
 	first, err := s.Resolve(context.Background(), withCreds)
 	if err != nil {
 		t.Fatal(err)
@@ -316,7 +316,7 @@ func TestSharedCredentials(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			reg.Log().Reset()
 			without := o
-			without.Auth, without.Previous = tt.auth, tt.prev
+			without.Auth.Authenticator, without.Previous = tt.auth, tt.prev
 			res, err := s.Resolve(context.Background(), without)
 			var e *manifests.Error
 			if !errors.As(err, &e) || e.Reason != manifests.Unauthorized {
@@ -346,7 +346,7 @@ func TestSharedByDigest(t *testing.T) {
 	s := manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(64 << 20)})
 	o := options(reg, false, "some/repo", "", platforms.Platform{})
 	o.Digest = d.String()
-	o.HeadWindow = time.Minute
+	o.Cache.HeadWindow = time.Minute
 	res := resolveAll(t, s, []manifests.Options{o, o, o})
 	if res[0].Digest != d.String() || res[2].ManifestDigest == "" {
 		t.Fatalf("result = %+v", res[0].Summary)

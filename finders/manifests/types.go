@@ -8,6 +8,11 @@
 // exchange, retries) is go-containerregistry's; this package adds what an
 // operator needs on top: HTTPS enforcement, size bounds, digest verification,
 // cheap HEAD re-checks, platform selection and a history-joined layer view.
+//
+// This package walks the chain and fetches; one job each lives below it:
+// session (the authenticated HTTP client and its cache), flight (one call for
+// concurrent callers), mediatype (what a manifest body is) and summary (the
+// status-shaped Summary of a manifest and config).
 package manifests
 
 import (
@@ -33,12 +38,12 @@ const (
 	MaxConfigSize = 8 << 20
 )
 
-// Options are the inputs of one resolution, grouped by concern: what to
-// resolve, how to reach the registry, credentials, what is kept between
-// resolutions, and what is observed.
+// Options are the inputs of one resolution. The reference (what to resolve)
+// is at the top level; how to reach the registry, which credentials to send and
+// what is kept between resolutions are each a small struct of their own, whose
+// zero value is the default: HTTPS to anywhere with a one-minute timeout,
+// anonymous, and nothing kept.
 type Options struct {
-	// What to resolve.
-
 	// Registry is the registry host with an optional port, without a scheme.
 	// Empty means DefaultRegistry. "docker.io", "index.docker.io" and
 	// "registry-1.docker.io" all name Docker Hub.
@@ -61,8 +66,24 @@ type Options struct {
 	// Previous is returned without any GET.
 	Previous *Result
 
-	// How to reach the registry.
+	// Network is how to reach the registry: plain HTTP or not, the base
+	// transport, where requests may go, the timeout and retries.
+	Network Network
 
+	// Auth is the credentials to send.
+	Auth Auth
+
+	// Cache is what is kept between resolutions: authenticated sessions and,
+	// for Shared, the registry's recent answer for the tag.
+	Cache Cache
+
+	// Observer is told about requests, rate limits and cache lookups, for metrics.
+	// Nil means nothing is observed.
+	Observer Observer
+}
+
+// Network is how a resolution reaches the registry.
+type Network struct {
 	// Insecure allows plain HTTP. Without it every request must use HTTPS,
 	// including for localhost and private addresses.
 	Insecure bool
@@ -71,13 +92,14 @@ type Options struct {
 	// Nil means a clone of http.DefaultTransport.
 	Transport http.RoundTripper
 
-	// Network, when set, says where requests may go: the registry, redirect targets
+	// Policy, when set, says where requests may go: the registry, redirect targets
 	// and token realms must match its host list, and no connection is dialled to
 	// its denied networks. Nil allows everything. It is the manager's
 	// --allowed-registries and --denied-networks.
-	Network *netpolicy.Policy
+	Policy *netpolicy.Policy
 
-	// Timeout bounds the whole resolution, authentication included. Zero means one minute.
+	// Timeout bounds the whole resolution, authentication included. Zero means
+	// DefaultTimeout (one minute).
 	Timeout time.Duration
 
 	// RetryBackoff overrides go-containerregistry's retry backoff within one resolution
@@ -86,21 +108,26 @@ type Options struct {
 
 	// UserAgent is sent with every request.
 	UserAgent string
+}
 
-	// Credentials, tried in this order.
+// Auth is the credentials of a resolution. The first field that is set is
+// used; none means anonymous.
+type Auth struct {
+	// Authenticator authenticates to the registry.
+	Authenticator authn.Authenticator
 
-	// Auth authenticates to the registry. Nil means Keychain, or anonymous when that is nil too.
-	Auth authn.Authenticator
-
-	// Keychain resolves credentials for the repository when Auth is nil.
+	// Keychain resolves credentials for the repository when Authenticator is nil.
 	Keychain authn.Keychain
 
-	// Credentials are tried in order when Auth and Keychain are nil; the first
-	// with credentials for the repository is used and named in Result.AuthSource.
-	Credentials auth.Sources
+	// Sources are tried in order when Authenticator and Keychain are nil; the
+	// first with credentials for the repository is used and named in
+	// Result.AuthSource.
+	Sources auth.Sources
+}
 
-	// What is kept between resolutions.
-
+// Cache is what a resolution keeps and reuses between resolutions. Shared
+// also keeps a content cache, configured once in SharedOptions.
+type Cache struct {
 	// Sessions, when set, keeps authenticated transports between resolutions, so a
 	// re-check within its TTL skips the authentication handshake.
 	Sessions *Sessions
@@ -109,12 +136,6 @@ type Options struct {
 	// (its digest), got by any resolution with the same registry, repository,
 	// credentials and transport, is reused without asking again. Zero always asks.
 	HeadWindow time.Duration
-
-	// What is observed.
-
-	// Observer is told about requests, rate limits and cache lookups, for metrics.
-	// Nil means nothing is observed.
-	Observer Observer
 }
 
 // Result is the outcome of a resolution.
@@ -132,7 +153,7 @@ type Result struct {
 	// Unchanged is true when a HEAD request confirmed Options.Previous.
 	Unchanged bool `json:"-"`
 	// CheckedAt is when the registry answered for the tag: during this resolution,
-	// or earlier when Shared reused a recent answer within Options.HeadWindow.
+	// or earlier when Shared reused a recent answer within Options.Cache.HeadWindow.
 	// It is zero when the resolution did not record it.
 	CheckedAt time.Time `json:"-"`
 	// RateLimit is the last pull quota a registry reported during this resolution,

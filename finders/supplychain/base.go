@@ -96,7 +96,7 @@ func baseOptions(ref string, img *manifests.Result, o BaseOptions) (manifests.Op
 	if err := manifests.CheckReference(bo); err != nil {
 		return manifests.Options{}, fmt.Errorf("base image: %w", err)
 	}
-	if err := bo.Network.CheckHost(bo.Registry); err != nil {
+	if err := bo.Network.Policy.CheckHost(bo.Registry); err != nil {
 		return manifests.Options{}, &manifests.Error{Reason: manifests.RegistryNotAllowed,
 			Message: fmt.Sprintf("base image %s: %v", oneLine(ref), err), Err: err}
 	}

@@ -215,7 +215,7 @@ func TestCheckBaseBadInput(t *testing.T) {
 			img := &manifests.Result{Summary: manifests.Summary{Platform: "linux/amd64",
 				BaseImage: &manifests.BaseImage{Name: strings.ReplaceAll(tc.base, "{host}", reg.Host()), Digest: "sha256:" + strings.Repeat("b", 64)}}}
 			o := supplychain.BaseOptions{Ref: tc.ref, Registry: registryOptions(reg, "")}
-			o.Registry.Network = tc.network
+			o.Registry.Network.Policy = tc.network
 			_, err := supplychain.CheckBase(context.Background(), img, o)
 			var merr *manifests.Error
 			if !errors.As(err, &merr) || merr.Reason != tc.reason || !strings.Contains(err.Error(), tc.msg) {
@@ -256,7 +256,7 @@ func TestCheckBaseSharedHEADs(t *testing.T) {
 		}
 	}
 	o := supplychain.BaseOptions{Resolve: shared.Resolve, Registry: registryOptions(reg, "")}
-	o.Registry.HeadWindow = time.Minute
+	o.Registry.Cache.HeadWindow = time.Minute
 	checkAll := func() map[string]int {
 		outdated := map[string]int{}
 		for _, obj := range objects {
@@ -316,7 +316,7 @@ func TestCheckBaseOtherCredentials(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := supplychain.BaseOptions{Registry: manifests.Options{Insecure: true, Transport: bases.Transport(), Auth: tc.auth}}
+			o := supplychain.BaseOptions{Registry: manifests.Options{Network: manifests.Network{Insecure: true, Transport: bases.Transport()}, Auth: manifests.Auth{Authenticator: tc.auth}}}
 			got, err := supplychain.CheckBase(ctx, img, o)
 			if tc.reason == "" {
 				if err != nil || got.Outdated || got.CurrentDigest != b {

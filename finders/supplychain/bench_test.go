@@ -33,7 +33,7 @@ func BenchmarkListReferrers10000(b *testing.B) {
 	body := bigIndex(b, real, 10_000)
 	reg.PushRaw(b, appRepo, testregistry.CosignTag(d, ""), string(types.OCIImageIndex), body)
 	counter := &bodyCounter{inner: reg.Transport()}
-	o := manifests.Options{Registry: reg.Host(), Repository: appRepo, Insecure: true, Transport: counter}
+	o := manifests.Options{Registry: reg.Host(), Repository: appRepo, Network: manifests.Network{Insecure: true, Transport: counter}}
 	var requests int
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -63,7 +63,7 @@ func BenchmarkCheckBaseShared(b *testing.B) {
 		base := reg.PushImage(b, baseRepo, tag, testregistry.Image(b, testregistry.ImageSpec{Layers: []string{"os-" + tag}})).String()
 		appImg := withBase(testregistry.Image(b, testregistry.ImageSpec{Layers: []string{"os-" + tag, fmt.Sprint("app ", app)}}), reg.Host()+"/"+baseRepo+":"+tag, base)
 		reg.PushImage(b, appRepo, "v1", appImg)
-		o := manifests.Options{Registry: reg.Host(), Repository: appRepo, Tag: "v1", Insecure: true, Transport: reg.Transport()}
+		o := manifests.Options{Registry: reg.Host(), Repository: appRepo, Tag: "v1", Network: manifests.Network{Insecure: true, Transport: reg.Transport()}}
 		res, err := manifests.Resolve(ctx, o)
 		if err != nil {
 			b.Fatal(err)
@@ -73,7 +73,7 @@ func BenchmarkCheckBaseShared(b *testing.B) {
 		}
 	}
 	o := supplychain.BaseOptions{Resolve: shared.Resolve,
-		Registry: manifests.Options{Insecure: true, Transport: reg.Transport(), HeadWindow: time.Minute}}
+		Registry: manifests.Options{Network: manifests.Network{Insecure: true, Transport: reg.Transport()}, Cache: manifests.Cache{HeadWindow: time.Minute}}}
 	reg.Log().Reset()
 	b.ReportAllocs()
 	b.ResetTimer()

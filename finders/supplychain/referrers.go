@@ -63,7 +63,7 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 //
 // Requests counts every registry request answered, the handshake included.
 // Errors are *manifests.Error; the entries found before an error are returned
-// with it. One Options.Timeout (default manifests.DefaultTimeout) bounds the
+// with it. One Options.Network.Timeout (default manifests.DefaultTimeout) bounds the
 // whole listing, authentication included.
 //
 // go-containerregistry's remote.Referrers is not used: it does not tell which
@@ -81,7 +81,7 @@ func ListReferrers(ctx context.Context, o ReferrersOptions) (*Referrers, error) 
 		}
 		subjects = append(subjects, h)
 	}
-	timeout := o.Registry.Timeout
+	timeout := o.Registry.Network.Timeout
 	if timeout <= 0 {
 		timeout = manifests.DefaultTimeout
 	}
@@ -140,7 +140,7 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 		return nil, fmt.Errorf("referrers: %w", err)
 	}
 	var opts []name.Option
-	if ro.Insecure {
+	if ro.Network.Insecure {
 		opts = append(opts, name.Insecure)
 	}
 	registry := ro.Registry

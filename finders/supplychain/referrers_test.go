@@ -27,7 +27,7 @@ const appRepo = "team/app"
 
 // registryOptions are the options of reg's repository repo.
 func registryOptions(reg *testregistry.Registry, repo string) manifests.Options {
-	return manifests.Options{Registry: reg.Host(), Repository: repo, Insecure: true, Transport: reg.Transport()}
+	return manifests.Options{Registry: reg.Host(), Repository: repo, Network: manifests.Network{Insecure: true, Transport: reg.Transport()}}
 }
 
 func appImage(t *testing.T, layers ...string) v1.Image {
@@ -206,7 +206,7 @@ func TestListReferrersBounded(t *testing.T) {
 
 	counter := &bodyCounter{inner: reg.Transport()}
 	o := registryOptions(reg, appRepo)
-	o.Transport = counter
+	o.Network.Transport = counter
 	got, err := supplychain.ListReferrers(context.Background(), supplychain.ReferrersOptions{Registry: o, Subjects: []string{d.String()}})
 	if err != nil {
 		t.Fatalf("ListReferrers: %v", err)
@@ -325,7 +325,7 @@ func TestListReferrersBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		o := registryOptions(reg, appRepo)
-		o.Network = policy
+		o.Network.Policy = policy
 		_, err = supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: o, Subjects: []string{"sha256:" + strings.Repeat("a", 64)}})
 		if manifests.ReasonOf(err) != manifests.RegistryNotAllowed || !strings.Contains(err.Error(), reg.Host()) {
 			t.Errorf("err = %v, want RegistryNotAllowed naming %s", err, reg.Host())
@@ -388,7 +388,7 @@ func TestListReferrersUnderPolicyObserved(t *testing.T) {
 	}
 	rec := &recorder{}
 	o := registryOptions(reg, appRepo)
-	o.Network, o.Observer = policy, rec
+	o.Network.Policy, o.Observer = policy, rec
 	got, err := supplychain.ListReferrers(context.Background(), supplychain.ReferrersOptions{Registry: o, Subjects: []string{d.String()}})
 	if err != nil {
 		t.Fatalf("ListReferrers under the default policy: %v", err)

@@ -20,7 +20,7 @@ func TestNextTag(t *testing.T) {
 	}
 	defer reg.Close()
 	resolve := func(tag string) *manifests.Result {
-		res, err := manifests.Resolve(ctx, manifests.Options{Registry: reg.Addr, Repository: demo.Repository, Tag: tag, Insecure: true})
+		res, err := manifests.Resolve(ctx, manifests.Options{Registry: reg.Addr, Repository: demo.Repository, Tag: tag, Network: manifests.Network{Insecure: true}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,7 @@ func TestFilesImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	opts := manifests.Options{Registry: reg.Addr, Repository: demo.FilesRepository, Tag: demo.Tag, Insecure: true}
+	opts := manifests.Options{Registry: reg.Addr, Repository: demo.FilesRepository, Tag: demo.Tag, Network: manifests.Network{Insecure: true}}
 	res, err := manifests.Resolve(ctx, opts)
 	if err != nil {
 		t.Fatal(err)

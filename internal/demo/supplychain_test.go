@@ -25,7 +25,7 @@ func TestSupplyChain(t *testing.T) {
 	}
 	defer reg.Close()
 	opts := func(repo, tag string) manifests.Options {
-		return manifests.Options{Registry: reg.Addr, Repository: repo, Tag: tag, Insecure: true}
+		return manifests.Options{Registry: reg.Addr, Repository: repo, Tag: tag, Network: manifests.Network{Insecure: true}}
 	}
 	check := func() *supplychain.BaseCheck {
 		t.Helper()

@@ -614,7 +614,7 @@ func TestOptions(t *testing.T) {
 	fullWant := manifests.Options{
 		Registry: "ghcr.io", Repository: "org/app", Tag: "v1.2",
 		Platform: platforms.Platform{OS: "windows", Architecture: "arm64", Variant: "v8", OSVersion: "10.0.17763.6659"},
-		Insecure: true, Timeout: 90 * time.Second,
+		Network:  manifests.Network{Insecure: true, Timeout: 90 * time.Second},
 	}
 	resolved := imagesv1alpha1.ImageConfigStatus{
 		ImageRef: "ghcr.io/org/app:v1.2", Digest: digestA, ConfigDigest: digestC, Platform: "linux/amd64",
@@ -633,7 +633,7 @@ func TestOptions(t *testing.T) {
 			obj: &imagesv1alpha1.ImageConfig{Spec: imagesv1alpha1.ImageConfigSpec{
 				Repository: "library/nginx", Digest: digestB,
 			}},
-			want: manifests.Options{Repository: "library/nginx", Digest: digestB, Timeout: 60 * time.Second},
+			want: manifests.Options{Repository: "library/nginx", Digest: digestB, Network: manifests.Network{Timeout: 60 * time.Second}},
 		},
 		{
 			name: "previous from a resolved status",

@@ -106,9 +106,8 @@ func Options(obj *imagesv1alpha1.ImageConfig) manifests.Options {
 		Tag:        obj.Spec.Tag,
 		Digest:     obj.Spec.Digest,
 		Platform:   platforms.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion},
-		Insecure:   obj.Spec.Insecure,
-		Timeout:    obj.GetTimeout(),
 		Previous:   Previous(&obj.Status),
+		Network:    manifests.Network{Insecure: obj.Spec.Insecure, Timeout: obj.GetTimeout()},
 	}
 }
 
@@ -117,7 +116,7 @@ func Options(obj *imagesv1alpha1.ImageConfig) manifests.Options {
 func Spec(opts manifests.Options) imagesv1alpha1.ImageConfigSpec {
 	p := opts.Platform
 	return imagesv1alpha1.ImageConfigSpec{
-		Registry: opts.Registry, Repository: opts.Repository, Tag: opts.Tag, Digest: opts.Digest, Insecure: opts.Insecure,
+		Registry: opts.Registry, Repository: opts.Repository, Tag: opts.Tag, Digest: opts.Digest, Insecure: opts.Network.Insecure,
 		Platform: imagesv1alpha1.PlatformSpec{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion},
 	}
 }

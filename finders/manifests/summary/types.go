@@ -36,7 +36,7 @@ type Summary struct {
 	// declare it; nil when none is declared. It is never guessed.
 	BaseImage *BaseImage `json:"baseImage,omitempty"`
 	// AuthSource names where the credentials came from: "anonymous", or the name of
-	// the Options.Credentials source that was used. It never holds a credential.
+	// the Options.Auth.Sources entry that was used. It never holds a credential.
 	AuthSource string `json:"authSource,omitempty"`
 }
 
