@@ -122,7 +122,7 @@ bench-scale: build ## Fleet benchmark (not in make test): N objects over M tags,
 	@assets="$$($(SETUP_ENVTEST))"; \
 	KUBEBUILDER_ASSETS="$$assets" MANAGER_BIN="$${MANAGER_BIN:-$(CURDIR)/bin/manager}" MANAGER_ARGS="$(MANAGER_ARGS)" \
 	SCALE_N=$(N) SCALE_M=$(M) SCALE_INTERVAL=$(INTERVAL) \
-	go test -tags scale -count=1 -timeout 3h -run TestScale -v $(GO_TEST_FLAGS) ./test/scale/ | grep -E '^bench-scale|FAIL|scale_test.go|apiserver.go'
+	go test -tags scale -count=1 -timeout 3h -run TestScale -v $(GO_TEST_FLAGS) ./test/scale/ | grep --line-buffered -E '^bench-scale|FAIL|scale_test.go|apiserver.go'
 
 FUZZTIME ?= 20s
 FUZZ_PACKAGES ?= ./finders/manifests ./finders/auth ./finders/platforms ./finders/compare ./finders/files ./finders/supplychain

@@ -212,7 +212,7 @@ func storedBytes(t *testing.T, cfg *rest.Config, ns string, limit int) int {
 	if err := json.Unmarshal(raw, &list); err != nil {
 		t.Fatal(err)
 	}
-	var sizes []int
+	var objs [][]byte
 	for _, item := range list.Items {
 		if md, ok := item["metadata"].(map[string]any); ok {
 			delete(md, "resourceVersion")
@@ -221,13 +221,17 @@ func storedBytes(t *testing.T, cfg *rest.Config, ns string, limit int) int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sizes = append(sizes, len(b))
+		objs = append(objs, b)
 	}
-	if len(sizes) == 0 {
+	if len(objs) == 0 {
 		return 0
 	}
-	slices.Sort(sizes)
-	return sizes[len(sizes)/2]
+	slices.SortFunc(objs, func(a, b []byte) int { return len(a) - len(b) })
+	median := objs[len(objs)/2]
+	if os.Getenv("SCALE_SHOW_OBJECT") == "1" {
+		t.Logf("the median stored object (%d bytes): %s", len(median), median)
+	}
+	return len(median)
 }
 
 // profileAPIServer saves a CPU profile of the API server (its /debug/pprof, on

@@ -18,7 +18,7 @@
 // 30 s CPU profile of the manager's first pass to; needs --pprof-bind-address;
 // beside it go the API server's CPU profiles of the floor and the first pass,
 // and the manager's heap after the first pass and after the steady intervals,
-// and its allocations).
+// and its allocations), SCALE_SHOW_OBJECT=1 (log the median stored object).
 package scale
 
 import (
