@@ -63,6 +63,60 @@ func statusWrites(t *testing.T, cfg *rest.Config) (ok, refused int64) {
 	return ok, refused
 }
 
+// apiRequests returns every request the API server counted
+// (apiserver_request_total), by "VERB resource[/subresource]", watches left out.
+func apiRequests(t *testing.T, cfg *rest.Config) map[string]int64 {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("reading the API server's metrics: %v", err)
+	}
+	out := map[string]int64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		verb := label(line, "verb")
+		if verb == "WATCH" {
+			continue
+		}
+		what := label(line, "resource")
+		if sub := label(line, "subresource"); sub != "" {
+			what += "/" + sub
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[verb+" "+what] += int64(v)
+	}
+	return out
+}
+
+// requestsSince formats the requests counted since before, most first.
+func requestsSince(before, after map[string]int64) string {
+	type kv struct {
+		k string
+		n int64
+	}
+	var d []kv
+	for k, n := range after {
+		if n -= before[k]; n > 0 {
+			d = append(d, kv{k, n})
+		}
+	}
+	slices.SortFunc(d, func(a, b kv) int { return int(b.n - a.n) })
+	var parts []string
+	for _, e := range d {
+		parts = append(parts, fmt.Sprintf("%s=%d", e.k, e.n))
+	}
+	return strings.Join(parts, " ")
+}
+
 // label returns the value of a Prometheus label in a text-format sample line.
 func label(line, name string) string {
 	_, after, found := strings.Cut(line, name+`="`)

@@ -351,6 +351,7 @@ func TestScale(t *testing.T) {
 	tokens0 = len(reg.Tokens())
 	writes0 := w.writes.Load()
 	apiWrites0, apiRefused0 := statusWrites(t, env.Config)
+	apiRequests0 := apiRequests(t, env.Config)
 	cpuAPI0, cpuEtcd0 := cpuSeconds(apiserverPID), cpuSeconds(etcdPID)
 	mgrStart := time.Now()
 	mgr := env.StartManager(t, testenv.ManagerOptions{Bin: managerBin, Args: args,
@@ -382,6 +383,7 @@ func TestScale(t *testing.T) {
 	first := count(reg, tokens0)
 	firstWrites := float64(w.writes.Load()-writes0) / float64(n)
 	apiWrites1, apiRefused1 := statusWrites(t, env.Config)
+	t.Logf("API server requests in the first pass (watches left out; the benchmark's own progress reads included): %s", requestsSince(apiRequests0, apiRequests(t, env.Config)))
 	firstStatusWrites, firstRefused := apiWrites1-apiWrites0, apiRefused1-apiRefused0
 	cpuMgrFirst := cpuSeconds(pid)
 	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
