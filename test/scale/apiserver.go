@@ -157,14 +157,14 @@ const floorWorkers = 8
 // object, measured on the same control plane as the fleet.
 func apiserverFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int) time.Duration {
 	t.Helper()
-	return patchLoop(t, cfg, scheme, ns, count, qps, burst, func(int) []byte {
+	return patchLoop(t, cfg, scheme, ns, count, qps, burst, types.MergePatchType, func(int) []byte {
 		return fmt.Appendf(nil, `{"status":{"lastCheckedTime":%q}}`, time.Now().UTC().Format(time.RFC3339))
 	})
 }
 
 // writeFloor is the API server taking the first pass's own writes without the
 // manager: the first count objects' statuses, as the manager wrote them, are
-// cleared, then written back whole with one merge patch each, as the first pass
+// cleared, then written back whole with one JSON patch each, as the first pass
 // writes them (floorWorkers at a time, the manager's QPS and burst). Only the
 // writes back are timed. The manager must be stopped. It differs from
 // apiserverFloor by the cost of the status's bytes alone.
@@ -188,7 +188,8 @@ func writeFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns strin
 			if _, err := fmt.Sscanf(o.Name, "app-%d", &i); err != nil || i >= count {
 				continue
 			}
-			body, err := json.Marshal(map[string]any{"status": o.Status})
+			// The manager's patch: the whole status replaced (controllers/statuswrite.go).
+			body, err := json.Marshal([]map[string]any{{"op": "add", "path": "/status", "value": o.Status}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,16 +199,16 @@ func writeFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns strin
 			break
 		}
 	}
-	patchLoop(t, cfg, scheme, ns, count, qps, burst, func(int) []byte { return []byte(`{"status":null}`) })
+	patchLoop(t, cfg, scheme, ns, count, qps, burst, types.MergePatchType, func(int) []byte { return []byte(`{"status":null}`) })
 	cpu0 := cpuSeconds(apiserverPID)
-	d := patchLoop(t, cfg, scheme, ns, count, qps, burst, func(i int) []byte { return statuses[i] })
+	d := patchLoop(t, cfg, scheme, ns, count, qps, burst, types.JSONPatchType, func(i int) []byte { return statuses[i] })
 	return d, cpuSeconds(apiserverPID) - cpu0
 }
 
-// patchLoop merge-patches the status of objects app-00000 to app-<count-1>
+// patchLoop patches (type pt) the status of objects app-00000 to app-<count-1>
 // with body(i), floorWorkers at a time, through a client with the given QPS and
 // burst, and returns how long it took.
-func patchLoop(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int, body func(i int) []byte) time.Duration {
+func patchLoop(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int, pt types.PatchType, body func(i int) []byte) time.Duration {
 	t.Helper()
 	c := rest.CopyConfig(cfg)
 	c.QPS, c.Burst = qps, burst
@@ -226,7 +227,7 @@ func patchLoop(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string
 			for i := range next {
 				o := &imagesv1alpha1.ImageConfig{}
 				o.Namespace, o.Name = ns, fmt.Sprintf("app-%05d", i)
-				if err := cl.Status().Patch(context.Background(), o, client.RawPatch(types.MergePatchType, body(i))); err != nil {
+				if err := cl.Status().Patch(context.Background(), o, client.RawPatch(pt, body(i))); err != nil {
 					failures.Store(i, err)
 				}
 			}
