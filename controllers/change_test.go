@@ -12,7 +12,6 @@ import (
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/compare"
-	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
 
@@ -47,7 +46,7 @@ func digestChangedNotes(h *harness, obj *imagesv1alpha1.ImageConfig) []string {
 
 // TestResearch covers what researchers read: change reports on moved tags, and the export.
 func TestResearch(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 
 	t.Run("a moved tag reports what changed", func(t *testing.T) {
 		h := newHarness(t, env)

@@ -96,7 +96,7 @@ func (h *credHarness) reconcile(ctx context.Context, obj *imagesv1alpha1.ImageCo
 // TestCredentials runs the credential matrix against the CNCF reference registry:
 // Docker-Hub-style token auth over TLS, htpasswd over TLS with mutual TLS.
 func TestCredentials(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 	tokenReg := refregistry.Start(t, refregistry.Options{Mode: refregistry.TokenAuth, TLS: true, Users: map[string]string{"alice": alicePassword}})
 	idx, _ := testregistry.MultiArch(t)
 	tokenReg.Push(t, "public/app", "1", idx)

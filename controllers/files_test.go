@@ -12,16 +12,12 @@ import (
 	. "github.com/onsi/gomega"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/files"
 	"github.com/imageconfig/imageconfig-operator/internal/demo"
-	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
 
@@ -71,7 +67,7 @@ func layerGETs(reg *testregistry.Registry, digests []string) int {
 }
 
 func TestFilesIndex(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 	h := newHarness(t, env)
 	img, err := demo.FilesImage()
 	if err != nil {
@@ -272,24 +268,18 @@ func TestFilesIndex(t *testing.T) {
 // without waiting for the re-check interval.
 func TestFilesIndexManager(t *testing.T) {
 	longScenario(t)
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := controlPlane.Get(t)
+	ctx := context.Background()
+	ns := newNamespace(t, env.Client)
 	cache, err := files.OpenCache(t.TempDir(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Finder: RegistryFinder, Recorder: &recorder{}, AllowInsecureRegistries: true,
-		FilesIndexer: &files.Shared{Indexer: &files.Indexer{Cache: cache}}}
-	if err := r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 2}); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = mgr.Start(ctx) }()
+	startManager(t, env, ctrl.Options{}, func(mgr ctrl.Manager) error {
+		r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Finder: RegistryFinder, Recorder: &recorder{}, AllowInsecureRegistries: true,
+			FilesIndexer: &files.Shared{Indexer: &files.Indexer{Cache: cache}}}
+		return r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 2})
+	}, ns)
 
 	reg := testregistry.New(t, testregistry.Options{})
 	img, err := demo.FilesImage()
@@ -298,7 +288,7 @@ func TestFilesIndexManager(t *testing.T) {
 	}
 	digest := reg.PushImage(t, demo.FilesRepository, "1.0", img).String()
 	obj := &imagesv1alpha1.ImageConfig{
-		ObjectMeta: metav1.ObjectMeta{Name: "files", Namespace: newNamespace(t, env.Client)},
+		ObjectMeta: metav1.ObjectMeta{Name: "files", Namespace: ns},
 		Spec: imagesv1alpha1.ImageConfigSpec{Registry: reg.Host(), Repository: demo.FilesRepository, Tag: "1.0", Insecure: true,
 			Files: &imagesv1alpha1.FilesSpec{Index: true}},
 	}

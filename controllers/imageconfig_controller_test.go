@@ -18,7 +18,6 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/compare"
@@ -104,7 +103,7 @@ func (h *harness) forceRecheck(obj *imagesv1alpha1.ImageConfig, value string) {
 }
 
 func TestReconciler(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 
 	t.Run("resolves and fills every status field", func(t *testing.T) {
 		h := newHarness(t, env)
@@ -378,22 +377,41 @@ func TestReconciler(t *testing.T) {
 // limiter and events working together. Its subtests run in parallel, each with its
 // own registry, so that their waits overlap.
 func TestManager(t *testing.T) {
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	env := controlPlane.Get(t)
+	ctx := context.Background()
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
-		t.Fatal(err)
+	// Each subtest has a namespace of its own, made before the manager starts:
+	// its cache holds only these.
+	const subtests = 7
+	namespaces := make(chan string, subtests)
+	var all []string
+	for range subtests {
+		ns := newNamespace(t, env.Client)
+		namespaces <- ns
+		all = append(all, ns)
 	}
+	up := newNamespace(t, env.Client)
 	finder := &countingFinder{}
 	rec := &recorder{}
-	r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Finder: finder, Recorder: rec, AllowInsecureRegistries: true,
-		Sessions: manifests.NewSessions(time.Minute, 100)}
-	if err := r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 8, RetryBaseDelay: 200 * time.Millisecond, RetryMaxDelay: time.Second}); err != nil {
+	var r *ImageConfigReconciler
+	startManager(t, env, ctrl.Options{}, func(mgr ctrl.Manager) error {
+		r = &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Finder: finder, Recorder: rec, AllowInsecureRegistries: true,
+			Sessions: manifests.NewSessions(time.Minute, 100)}
+		return r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 8, RetryBaseDelay: 200 * time.Millisecond, RetryMaxDelay: time.Second})
+	}, append(all, up)...)
+	// The manager is up, its watches started in every namespace, once it has
+	// handled an object; "deletion leaves nothing behind" counts goroutines
+	// from then on. A suspended object asks no registry.
+	sentinel := &imagesv1alpha1.ImageConfig{ObjectMeta: metav1.ObjectMeta{Name: "manager-up", Namespace: up},
+		Spec: imagesv1alpha1.ImageConfigSpec{Repository: "demo/hello", Suspend: true}}
+	if err := env.Client.Create(ctx, sentinel); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = mgr.Start(ctx) }()
+	NewWithT(t).Eventually(func() *metav1.Condition {
+		o := &imagesv1alpha1.ImageConfig{}
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(sentinel), o)
+		return ready(o)
+	}, 30*time.Second, 50*time.Millisecond).ShouldNot(BeNil(), "the manager did not handle an object")
 
 	type fixture struct {
 		g     *WithT
@@ -403,9 +421,15 @@ func TestManager(t *testing.T) {
 	}
 	setup := func(t *testing.T) *fixture {
 		t.Parallel()
+		var ns string
+		select {
+		case ns = <-namespaces:
+		default:
+			t.Fatalf("TestManager has more than %d subtests: raise subtests", subtests)
+		}
 		reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
 		idx, _ := testregistry.MultiArch(t)
-		return &fixture{NewWithT(t), reg, newNamespace(t, env.Client), reg.PushIndex(t, "demo/hello", "1.0", idx).String()}
+		return &fixture{NewWithT(t), reg, ns, reg.PushIndex(t, "demo/hello", "1.0", idx).String()}
 	}
 	get := func(f *fixture, name string) *imagesv1alpha1.ImageConfig {
 		o := &imagesv1alpha1.ImageConfig{}

@@ -20,7 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -116,7 +115,7 @@ func histogramCount(t *testing.T, m *Metrics) uint64 {
 // plane and run one after another: the manager of the first is stopped before the
 // others drive the reconciler by hand.
 func TestObservability(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 	t.Run("metrics endpoint", func(t *testing.T) { testMetricsEndpoint(t, env) })
 	t.Run("rate limits", func(t *testing.T) { testRateLimits(t, env) })
 	t.Run("kstatus", func(t *testing.T) { testKstatus(t, env) })
@@ -127,30 +126,25 @@ func TestObservability(t *testing.T) {
 // registry with Docker Hub's quota headers, and scrapes exact counts, which must
 // agree with the registry's log.
 func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	ctx := context.Background()
 	g := NewWithT(t)
 
+	ns := newNamespace(t, env.Client)
 	addr := testenv.FreeAddr(t)
-	// TestManager registers a controller of the same name in this process.
-	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: addr},
-		Controller: config.Controller{SkipNameValidation: &skip}})
-	g.Expect(err).NotTo(HaveOccurred())
 	m, err := NewMetrics(metrics.Registry)
 	g.Expect(err).NotTo(HaveOccurred())
-	sessions := manifests.NewSessions(time.Minute, 100)
-	r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: &recorder{}, AllowInsecureRegistries: true,
-		Sessions: sessions, Metrics: m,
-		Finder: manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(1 << 20), Sessions: sessions})}
-	g.Expect(r.SetupWithManager(mgr, SetupOptions{})).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	startManager(t, env, ctrl.Options{Metrics: metricsserver.Options{BindAddress: addr}}, func(mgr ctrl.Manager) error {
+		sessions := manifests.NewSessions(time.Minute, 100)
+		r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: &recorder{}, AllowInsecureRegistries: true,
+			Sessions: sessions, Metrics: m,
+			Finder: manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(1 << 20), Sessions: sessions})}
+		return r.SetupWithManager(mgr, SetupOptions{})
+	}, ns)
 
 	reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
 	idx, _ := testregistry.MultiArch(t)
 	reg.PushIndex(t, "demo/hello", "1.0", idx)
 	reg.SetFault(testregistry.NewPullQuota(100, 50, 6*time.Hour, "192.0.2.7").Fault())
-	ns := newNamespace(t, env.Client)
 	get := func(name string) *imagesv1alpha1.ImageConfig {
 		o := &imagesv1alpha1.ImageConfig{}
 		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, o)).To(Succeed())

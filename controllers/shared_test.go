@@ -50,7 +50,7 @@ func reconcileAll(t *testing.T, r *ImageConfigReconciler, objs []*imagesv1alpha1
 // TestFleet covers what a fleet needs, on one control plane: the shared finder
 // behind the reconciler, and sharding across managers.
 func TestFleet(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 	t.Run("shared finder on one tag", func(t *testing.T) { testSharedFleet(t, env) })
 	t.Run("credentials never leak", func(t *testing.T) { testSharedCredentials(t, env) })
 	t.Run("sharding", func(t *testing.T) { testSharding(t, env) })

@@ -30,7 +30,7 @@ import (
 
 // TestSupplyChain runs the supply-chain checks against a real API server.
 func TestSupplyChain(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 	t.Run("base tag moves during the run", func(t *testing.T) { testBaseMoves(t, env) })
 	t.Run("bad base input makes no request", func(t *testing.T) { testBaseBadInput(t, env) })
 	t.Run("base registry credentials", func(t *testing.T) { testBaseCredentials(t, env) })
