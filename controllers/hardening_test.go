@@ -1,9 +1,6 @@
 package controllers
 
-import (
-	"testing"
-
-)
+import "testing"
 
 // TestHardening shares one control plane between the hardening suites: registry
 // faults, hostile content and convergence under failure.
