@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,7 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
+	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
 
 // controlPlane is the package's one control plane: the first test that calls
@@ -142,6 +144,22 @@ func newNamespace(t *testing.T, c client.Client) string {
 		t.Fatal(err)
 	}
 	return ns.Name
+}
+
+// ignoreTransitionTime compares conditions without their lastTransitionTime.
+var ignoreTransitionTime = cmpopts.IgnoreFields(metav1.Condition{}, "LastTransitionTime")
+
+// ignoreHandshake compares registry request counts without the ping and token
+// requests of the handshake, which depend on whether a session was cached.
+var ignoreHandshake = cmpopts.IgnoreFields(testregistry.Counts{}, "Pings", "Tokens")
+
+// resolvedStatus is st without what a check writes whatever its outcome (the
+// conditions, the check time, the handled request): what a failed check must
+// keep as it was.
+func resolvedStatus(st imagesv1alpha1.ImageConfigStatus) imagesv1alpha1.ImageConfigStatus {
+	st = *st.DeepCopy()
+	st.Conditions, st.LastCheckedTime, st.LastHandledReconcileAt = nil, nil, ""
+	return st
 }
 
 func ready(obj *imagesv1alpha1.ImageConfig) *metav1.Condition {
