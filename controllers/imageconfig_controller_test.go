@@ -31,12 +31,12 @@ import (
 // harness drives the reconciler by hand, one Reconcile call at a time, against a
 // real API server and an in-process registry.
 type harness struct {
-	t      *testing.T
-	c      client.Client
-	r      *ImageConfigReconciler
-	rec    *recorder
-	reg    *testregistry.Registry
-	ns     string
+	t       *testing.T
+	c       client.Client
+	r       *ImageConfigReconciler
+	rec     *recorder
+	reg     *testregistry.Registry
+	ns      string
 	images  map[string]string // platform -> manifest digest
 	configs map[string]string // platform -> config digest
 	index   string

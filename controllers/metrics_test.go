@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -197,20 +199,15 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 		`imageconfig_registry_ratelimit_limit{host="` + h + `"}`:                              100,
 		`imageconfig_registry_ratelimit_remaining{host="` + h + `"}`:                          47, // two GETs, then the 404's GET; the HEAD is free
 	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", k, got[k], v)
+	// Nothing else of ours, and no label beyond host, method, code, result, cache.
+	ours := map[string]float64{}
+	for k, v := range got {
+		if strings.HasPrefix(k, "imageconfig_") && !strings.Contains(k, "_sum{") {
+			ours[k] = v
 		}
 	}
-	// Nothing else of ours, and no label beyond host, method, code, result, cache.
-	var ours []string
-	for k := range got {
-		if strings.HasPrefix(k, "imageconfig_") && !strings.Contains(k, "_sum{") {
-			ours = append(ours, k)
-			if _, ok := want[k]; !ok {
-				t.Errorf("unexpected series %s = %v", k, got[k])
-			}
-		}
+	if diff := cmp.Diff(want, ours); diff != "" {
+		t.Errorf("series (-want +got):\n%s", diff)
 	}
 	// The registry logged every request but the HTTPS probe, which it cannot read.
 	var sent float64
@@ -226,8 +223,7 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 	if got[`controller_runtime_reconcile_total{controller="imageconfig",result="requeue_after"}`] < 4 {
 		t.Errorf("controller-runtime's reconcile counter is missing or low:\n%s", text)
 	}
-	slices.Sort(ours)
-	for _, k := range ours {
-		t.Logf("%s %v", k, got[k])
+	for _, k := range slices.Sorted(maps.Keys(ours)) {
+		t.Logf("%s %v", k, ours[k])
 	}
 }
