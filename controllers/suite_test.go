@@ -154,11 +154,11 @@ var ignoreTransitionTime = cmpopts.IgnoreFields(metav1.Condition{}, "LastTransit
 var ignoreHandshake = cmpopts.IgnoreFields(testregistry.Counts{}, "Pings", "Tokens")
 
 // resolvedStatus is st without what a check writes whatever its outcome (the
-// conditions, the check time, the handled request): what a failed check must
-// keep as it was.
+// conditions, the generation acted on, the check time, the handled request):
+// what a failed check must keep as it was.
 func resolvedStatus(st imagesv1alpha1.ImageConfigStatus) imagesv1alpha1.ImageConfigStatus {
 	st = *st.DeepCopy()
-	st.Conditions, st.LastCheckedTime, st.LastHandledReconcileAt = nil, nil, ""
+	st.Conditions, st.ObservedGeneration, st.LastCheckedTime, st.LastHandledReconcileAt = nil, 0, nil, ""
 	return st
 }
 
