@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
+	"github.com/google/go-cmp/cmp"
 	ggcrlogs "github.com/google/go-containerregistry/pkg/logs"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -96,7 +97,7 @@ func (h *credHarness) reconcile(ctx context.Context, obj *imagesv1alpha1.ImageCo
 // TestCredentials runs the credential matrix against the CNCF reference registry:
 // Docker-Hub-style token auth over TLS, htpasswd over TLS with mutual TLS.
 func TestCredentials(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 	tokenReg := refregistry.Start(t, refregistry.Options{Mode: refregistry.TokenAuth, TLS: true, Users: map[string]string{"alice": alicePassword}})
 	idx, _ := testregistry.MultiArch(t)
 	tokenReg.Push(t, "public/app", "1", idx)
@@ -254,8 +255,8 @@ func TestCredentials(t *testing.T) {
 			got = append(got, res.RequeueAfter)
 		}
 		want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("requeues = %v, want %v", got, want)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("requeues (-want +got):\n%s", diff)
 		}
 
 		// The Secret is fixed; the forced re-check picks it up at once.
@@ -390,8 +391,8 @@ func TestRoleGrantsOnlyGetOnSecrets(t *testing.T) {
 		for _, res := range r.Resources {
 			if res == "secrets" || res == "serviceaccounts" {
 				seen[res] = true
-				if fmt.Sprint(r.Verbs) != "[get]" {
-					t.Errorf("%s: verbs %v, want only get", res, r.Verbs)
+				if diff := cmp.Diff([]string{"get"}, r.Verbs); diff != "" {
+					t.Errorf("%s: verbs, want only get (-want +got):\n%s", res, diff)
 				}
 			}
 		}

@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
@@ -68,13 +70,11 @@ func testExport(t *testing.T, env *testenv.Env) {
 			"manifest.json": plainGET(t, reg, "/v2/exp/app/manifests/"+st.ManifestDigest),
 			"config.json":   plainGET(t, reg, "/v2/exp/app/blobs/"+st.ConfigDigest),
 		}
-		for k, v := range want {
-			if cm.Data[k] != v {
-				t.Errorf("%s differs from a plain GET (%d bytes, want %d)", k, len(cm.Data[k]), len(v))
-			}
+		if diff := cmp.Diff(want, cm.Data); diff != "" {
+			t.Errorf("ConfigMap data, want the 3 files as a plain GET returns them (-want +got):\n%s", diff)
 		}
-		if len(cm.Data) != 3 || len(cm.BinaryData) != 0 {
-			t.Errorf("ConfigMap keys: %d data, %d binary, want the 3 files", len(cm.Data), len(cm.BinaryData))
+		if len(cm.BinaryData) != 0 {
+			t.Errorf("ConfigMap binaryData has %d keys, want none", len(cm.BinaryData))
 		}
 	}
 
@@ -88,8 +88,11 @@ func testExport(t *testing.T, env *testenv.Env) {
 	}
 	cm := getCM("app-export")
 	checkBytes(cm, got.Status)
-	if ref := metav1.GetControllerOf(cm); ref == nil || ref.UID != got.UID || ref.Kind != "ImageConfig" || ref.Name != "exporter" || ref.BlockOwnerDeletion == nil || !*ref.BlockOwnerDeletion {
-		t.Errorf("controller reference = %+v, want the ImageConfig %s, so that deleting it deletes the ConfigMap", ref, got.UID)
+	// The ImageConfig is its controller, so that deleting it deletes the ConfigMap.
+	wantOwners := []metav1.OwnerReference{{APIVersion: imagesv1alpha1.GroupVersion.String(), Kind: "ImageConfig", Name: "exporter", UID: got.UID,
+		Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}}
+	if diff := cmp.Diff(wantOwners, cm.OwnerReferences); diff != "" {
+		t.Errorf("ownerReferences (-want +got):\n%s", diff)
 	}
 
 	t.Run("an unchanged re-check writes nothing and fetches nothing", func(t *testing.T) {
@@ -175,9 +178,9 @@ func testExport(t *testing.T, env *testenv.Env) {
 		if c := exported(got); c == nil || c.Status != metav1.ConditionFalse || c.Reason != imagesv1alpha1.ExportConflictReason || !strings.Contains(c.Message, "foreign") {
 			t.Errorf("Exported = %+v, want False/ExportConflict", c)
 		}
-		after := getCM("foreign")
-		if after.ResourceVersion != foreign.ResourceVersion || len(after.Data) != 1 || after.Data["keep"] != "me" || len(after.OwnerReferences) != 0 {
-			t.Errorf("the foreign ConfigMap was changed: %+v", after)
+		// foreign is as the API server created it.
+		if diff := cmp.Diff(foreign, getCM("foreign")); diff != "" {
+			t.Errorf("the foreign ConfigMap was changed (-created +now):\n%s", diff)
 		}
 	})
 
@@ -209,16 +212,13 @@ func testExport(t *testing.T, env *testenv.Env) {
 		if reg.Log().ManifestHEADs() != 1 || reg.Log().ManifestGETs() != 0 || reg.Log().BlobGETs() != 0 {
 			t.Errorf("want one HEAD (the object's own check) and no GET:\n%s", reg.Log())
 		}
-		cm := getCM("shared-2")
 		want := map[string]string{
 			"index.json":    plainGET(t, reg, "/v2/exp/shared/manifests/"+got.Status.Digest),
 			"manifest.json": plainGET(t, reg, "/v2/exp/shared/manifests/"+got.Status.ManifestDigest),
 			"config.json":   plainGET(t, reg, "/v2/exp/shared/blobs/"+got.Status.ConfigDigest),
 		}
-		for k, v := range want {
-			if cm.Data[k] != v {
-				t.Errorf("%s differs from a plain GET", k)
-			}
+		if diff := cmp.Diff(want, getCM("shared-2").Data); diff != "" {
+			t.Errorf("ConfigMap data, want the 3 files as a plain GET returns them (-want +got):\n%s", diff)
 		}
 	})
 

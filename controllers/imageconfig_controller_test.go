@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +20,6 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/compare"
@@ -30,24 +31,27 @@ import (
 // harness drives the reconciler by hand, one Reconcile call at a time, against a
 // real API server and an in-process registry.
 type harness struct {
-	t      *testing.T
-	c      client.Client
-	r      *ImageConfigReconciler
-	rec    *recorder
-	reg    *testregistry.Registry
-	ns     string
-	images map[string]string // platform -> manifest digest
-	index  string
+	t       *testing.T
+	c       client.Client
+	r       *ImageConfigReconciler
+	rec     *recorder
+	reg     *testregistry.Registry
+	ns      string
+	images  map[string]string // platform -> manifest digest
+	configs map[string]string // platform -> config digest
+	index   string
 }
 
 func newHarness(t *testing.T, env *testenv.Env) *harness {
 	reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
 	idx, imgs := testregistry.MultiArch(t)
-	h := &harness{t: t, c: env.Client, rec: &recorder{}, reg: reg, ns: newNamespace(t, env.Client), images: map[string]string{}}
+	h := &harness{t: t, c: env.Client, rec: &recorder{}, reg: reg, ns: newNamespace(t, env.Client), images: map[string]string{}, configs: map[string]string{}}
 	h.index = reg.PushIndex(t, "demo/hello", "1.0", idx).String()
 	for p, img := range imgs {
 		d, _ := img.Digest()
 		h.images[p] = d.String()
+		c, _ := img.ConfigName()
+		h.configs[p] = c.String()
 	}
 	h.r = &ImageConfigReconciler{Client: env.Client, Recorder: h.rec, AllowInsecureRegistries: true, Finder: RegistryFinder}
 	return h
@@ -104,7 +108,7 @@ func (h *harness) forceRecheck(obj *imagesv1alpha1.ImageConfig, value string) {
 }
 
 func TestReconciler(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 
 	t.Run("resolves and fills every status field", func(t *testing.T) {
 		h := newHarness(t, env)
@@ -116,31 +120,35 @@ func TestReconciler(t *testing.T) {
 		if res.RequeueAfter != recheckInterval(got) || res.RequeueAfter < time.Hour || res.RequeueAfter > 66*time.Minute {
 			t.Errorf("RequeueAfter = %s, want the 1h interval with this object's jitter (%s)", res.RequeueAfter, recheckInterval(got))
 		}
-		c := ready(got)
-		wantMsg := "Resolved " + h.reg.Host() + "/demo/hello:1.0 to " + h.index + " for linux/arm/v7"
-		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != "Resolved" || c.Message != wantMsg {
-			t.Fatalf("Ready = %+v, want True/Resolved/%q", c, wantMsg)
+		ref := h.reg.Host() + "/demo/hello:1.0"
+		wantConditions := []metav1.Condition{{Type: imagesv1alpha1.ReadyCondition, Status: metav1.ConditionTrue, Reason: imagesv1alpha1.ResolvedReason,
+			Message: "Resolved " + ref + " to " + h.index + " for linux/arm/v7", ObservedGeneration: got.Generation}}
+		if diff := cmp.Diff(wantConditions, got.Status.Conditions, ignoreTransitionTime); diff != "" {
+			t.Fatalf("conditions (-want +got):\n%s", diff)
 		}
-		if len(got.Status.Conditions) != 1 {
-			t.Errorf("conditions = %s, want only Ready", conditionSummary(got))
+		// The values this test knows exactly, and every other field empty; the
+		// config, layers and platforms, which mirror the image, are checked below.
+		want := imagesv1alpha1.ImageConfigStatus{
+			ObservedGeneration: got.Generation, RequestedImageRef: ref, RequestedPlatform: "linux/arm/v7",
+			ImageRef: ref, Digest: h.index, MediaType: string(types.OCIImageIndex),
+			ManifestDigest: h.images["linux/arm/v7"], ConfigDigest: h.configs["linux/arm/v7"], Platform: "linux/arm/v7",
+			LayerCount: 3, AuthSource: "anonymous",
 		}
 		st := got.Status
-		switch {
-		case st.ObservedGeneration != got.Generation:
-			t.Errorf("observedGeneration = %d, want %d", st.ObservedGeneration, got.Generation)
-		case st.ImageRef != h.reg.Host()+"/demo/hello:1.0" || st.RequestedImageRef != st.ImageRef || st.RequestedPlatform != "linux/arm/v7":
-			t.Errorf("imageRef = %q, requested %q %q", st.ImageRef, st.RequestedImageRef, st.RequestedPlatform)
-		case st.Digest != h.index || st.MediaType != string(types.OCIImageIndex):
-			t.Errorf("digest = %s %s", st.Digest, st.MediaType)
-		case st.ManifestDigest != h.images["linux/arm/v7"] || st.Platform != "linux/arm/v7":
-			t.Errorf("manifestDigest = %s, platform = %s", st.ManifestDigest, st.Platform)
-		case st.ConfigDigest == "" || len(st.Platforms) != 8:
-			t.Errorf("configDigest = %q, %d platforms", st.ConfigDigest, len(st.Platforms))
-		case st.Config == nil || !contains(st.Config.Env, "PLATFORM=linux/arm/v7") || st.Config.Labels["testregistry.platform"] != "linux/arm/v7" || len(st.Config.Cmd) == 0 || st.Config.User == "" || len(st.Config.ExposedPorts) != 2:
+		if diff := cmp.Diff(want, st, cmpopts.IgnoreFields(imagesv1alpha1.ImageConfigStatus{},
+			"Conditions", "Platforms", "Config", "Layers", "TotalSize", "LastCheckedTime", "LastChangedTime")); diff != "" {
+			t.Errorf("status (-want +got):\n%s", diff)
+		}
+		if len(st.Platforms) != 8 {
+			t.Errorf("%d platforms, want the index's 8: %+v", len(st.Platforms), st.Platforms)
+		}
+		if st.Config == nil || !contains(st.Config.Env, "PLATFORM=linux/arm/v7") || st.Config.Labels["testregistry.platform"] != "linux/arm/v7" || len(st.Config.Cmd) == 0 || st.Config.User == "" || len(st.Config.ExposedPorts) != 2 {
 			t.Errorf("config = %+v", st.Config)
-		case st.LayerCount != 3 || len(st.Layers) != 3 || st.TotalSize == 0 || !strings.HasPrefix(st.Layers[0].CreatedBy, "RUN "):
-			t.Errorf("layers = %+v (count %d, total %d)", st.Layers, st.LayerCount, st.TotalSize)
-		case st.LastCheckedTime == nil || st.LastChangedTime == nil:
+		}
+		if len(st.Layers) != 3 || st.TotalSize == 0 || !strings.HasPrefix(st.Layers[0].CreatedBy, "RUN ") {
+			t.Errorf("layers = %+v (total %d)", st.Layers, st.TotalSize)
+		}
+		if st.LastCheckedTime == nil || st.LastChangedTime == nil {
 			t.Errorf("lastCheckedTime = %v, lastChangedTime = %v", st.LastCheckedTime, st.LastChangedTime)
 		}
 		if evs := h.rec.of(obj); len(evs) != 0 {
@@ -170,8 +178,8 @@ func TestReconciler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if log.ManifestHEADs() != 1 || log.ManifestGETs() != 0 || log.BlobGETs() != 0 {
-			t.Fatalf("unchanged re-check: HEAD=%d GET=%d blobs=%d, want 1/0/0\n%s", log.ManifestHEADs(), log.ManifestGETs(), log.BlobGETs(), log)
+		if diff := cmp.Diff(testregistry.Counts{ManifestHEADs: 1}, log.Counts(), ignoreHandshake); diff != "" {
+			t.Fatalf("unchanged re-check: one HEAD and no GET (-want +got):\n%s\n%s", diff, log)
 		}
 		if got.Status.LastHandledReconcileAt != "1" || got.Status.Digest != h.index {
 			t.Errorf("lastHandledReconcileAt = %q, digest = %s", got.Status.LastHandledReconcileAt, got.Status.Digest)
@@ -224,12 +232,10 @@ func TestReconciler(t *testing.T) {
 			if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "Unavailable" || !apimeta.IsStatusConditionTrue(got.Status.Conditions, "Reconciling") || apimeta.IsStatusConditionTrue(got.Status.Conditions, "Stalled") {
 				t.Fatalf("conditions = %s, want Ready=False/Unavailable, Reconciling=True", conditionSummary(got))
 			}
-			b, g := before.Status, got.Status
-			if g.Digest != b.Digest || g.ManifestDigest != b.ManifestDigest || g.ConfigDigest != b.ConfigDigest || g.ImageRef != b.ImageRef ||
-				g.LayerCount != b.LayerCount || len(g.Layers) != len(b.Layers) || g.Config == nil || len(g.Platforms) != len(b.Platforms) {
-				t.Fatalf("status lost data in the outage:\nbefore %+v\nafter  %+v", b, g)
+			if diff := cmp.Diff(resolvedStatus(before.Status), resolvedStatus(got.Status)); diff != "" {
+				t.Fatalf("status lost data in the outage (-before +after):\n%s", diff)
 			}
-			if g.ObservedGeneration != got.Generation {
+			if g := got.Status; g.ObservedGeneration != got.Generation {
 				t.Errorf("observedGeneration = %d, want %d: the retried generation", g.ObservedGeneration, got.Generation)
 			}
 		}
@@ -280,16 +286,12 @@ func TestReconciler(t *testing.T) {
 				if s := apimeta.FindStatusCondition(got.Status.Conditions, "Stalled"); s == nil || s.Status != metav1.ConditionTrue || s.Reason != tt.reason {
 					t.Errorf("Stalled = %+v", s)
 				}
-				if got.Status.ObservedGeneration != got.Generation || got.Status.Digest != "" {
-					t.Errorf("observedGeneration = %d, digest %q; want %d (the generation acted on) and no digest: nothing was resolved",
-						got.Status.ObservedGeneration, got.Status.Digest, got.Generation)
-				}
-				st := got.Status
-				if want := h.reg.Host() + tt.requestedRef; st.RequestedImageRef != want || st.RequestedPlatform != tt.requestedPlatform {
-					t.Errorf("requested = %q %q, want %q %q: a failing object shows what it asks for", st.RequestedImageRef, st.RequestedPlatform, want, tt.requestedPlatform)
-				}
-				if st.ImageRef != "" || st.Platform != "" || st.Digest != "" {
-					t.Errorf("resolved fields imageRef=%q platform=%q digest=%q, want empty: nothing resolved", st.ImageRef, st.Platform, st.Digest)
+				// The generation acted on, and what the failing object asks for;
+				// nothing resolved.
+				want := imagesv1alpha1.ImageConfigStatus{ObservedGeneration: got.Generation,
+					RequestedImageRef: h.reg.Host() + tt.requestedRef, RequestedPlatform: tt.requestedPlatform}
+				if diff := cmp.Diff(want, got.Status, cmpopts.IgnoreFields(imagesv1alpha1.ImageConfigStatus{}, "Conditions", "LastCheckedTime")); diff != "" {
+					t.Errorf("status (-want +got):\n%s", diff)
 				}
 				if s := apimeta.FindStatusCondition(got.Status.Conditions, "Stalled"); s == nil || s.ObservedGeneration != got.Generation {
 					t.Errorf("the Stalled condition does not carry generation %d: %+v", got.Generation, s)
@@ -365,11 +367,12 @@ func TestReconciler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status.ManifestDigest != h.images["linux/s390x"] || got.Status.Platform != "linux/s390x" || got.Status.ObservedGeneration != 2 {
-			t.Errorf("manifestDigest=%s platform=%s observedGeneration=%d", got.Status.ManifestDigest, got.Status.Platform, got.Status.ObservedGeneration)
+		if got.Status.ManifestDigest != h.images["linux/s390x"] || got.Status.ConfigDigest != h.configs["linux/s390x"] || got.Status.Platform != "linux/s390x" || got.Status.ObservedGeneration != 2 {
+			t.Errorf("manifestDigest=%s configDigest=%s platform=%s observedGeneration=%d", got.Status.ManifestDigest, got.Status.ConfigDigest, got.Status.Platform, got.Status.ObservedGeneration)
 		}
-		if h.reg.Log().ManifestGETs() != 2 || h.reg.Log().BlobGETs() != 1 {
-			t.Errorf("requests after a platform edit:\n%s", h.reg.Log())
+		// No HEAD: the index and the new platform's manifest and config are fetched.
+		if diff := cmp.Diff(testregistry.Counts{ManifestGETs: 2, BlobGETs: 1}, h.reg.Log().Counts(), ignoreHandshake); diff != "" {
+			t.Errorf("requests after a platform edit (-want +got):\n%s\n%s", diff, h.reg.Log())
 		}
 	})
 }
@@ -378,22 +381,41 @@ func TestReconciler(t *testing.T) {
 // limiter and events working together. Its subtests run in parallel, each with its
 // own registry, so that their waits overlap.
 func TestManager(t *testing.T) {
-	env := testenv.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	env := controlPlane.Get(t)
+	ctx := context.Background()
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
-		t.Fatal(err)
+	// Each subtest has a namespace of its own, made before the manager starts:
+	// its cache holds only these.
+	const subtests = 7
+	namespaces := make(chan string, subtests)
+	var all []string
+	for range subtests {
+		ns := newNamespace(t, env.Client)
+		namespaces <- ns
+		all = append(all, ns)
 	}
+	up := newNamespace(t, env.Client)
 	finder := &countingFinder{}
 	rec := &recorder{}
-	r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Finder: finder, Recorder: rec, AllowInsecureRegistries: true,
-		Sessions: manifests.NewSessions(time.Minute, 100)}
-	if err := r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 8, RetryBaseDelay: 200 * time.Millisecond, RetryMaxDelay: time.Second}); err != nil {
+	var r *ImageConfigReconciler
+	startManager(t, env, ctrl.Options{}, func(mgr ctrl.Manager) error {
+		r = &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Finder: finder, Recorder: rec, AllowInsecureRegistries: true,
+			Sessions: manifests.NewSessions(time.Minute, 100)}
+		return r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 8, RetryBaseDelay: 200 * time.Millisecond, RetryMaxDelay: time.Second})
+	}, append(all, up)...)
+	// The manager is up, its watches started in every namespace, once it has
+	// handled an object; "deletion leaves nothing behind" counts goroutines
+	// from then on. A suspended object asks no registry.
+	sentinel := &imagesv1alpha1.ImageConfig{ObjectMeta: metav1.ObjectMeta{Name: "manager-up", Namespace: up},
+		Spec: imagesv1alpha1.ImageConfigSpec{Repository: "demo/hello", Suspend: true}}
+	if err := env.Client.Create(ctx, sentinel); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = mgr.Start(ctx) }()
+	NewWithT(t).Eventually(func() *metav1.Condition {
+		o := &imagesv1alpha1.ImageConfig{}
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(sentinel), o)
+		return ready(o)
+	}, 30*time.Second, 50*time.Millisecond).ShouldNot(BeNil(), "the manager did not handle an object")
 
 	type fixture struct {
 		g     *WithT
@@ -403,9 +425,15 @@ func TestManager(t *testing.T) {
 	}
 	setup := func(t *testing.T) *fixture {
 		t.Parallel()
+		var ns string
+		select {
+		case ns = <-namespaces:
+		default:
+			t.Fatalf("TestManager has more than %d subtests: raise subtests", subtests)
+		}
 		reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
 		idx, _ := testregistry.MultiArch(t)
-		return &fixture{NewWithT(t), reg, newNamespace(t, env.Client), reg.PushIndex(t, "demo/hello", "1.0", idx).String()}
+		return &fixture{NewWithT(t), reg, ns, reg.PushIndex(t, "demo/hello", "1.0", idx).String()}
 	}
 	get := func(f *fixture, name string) *imagesv1alpha1.ImageConfig {
 		o := &imagesv1alpha1.ImageConfig{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -20,7 +22,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -116,7 +117,7 @@ func histogramCount(t *testing.T, m *Metrics) uint64 {
 // plane and run one after another: the manager of the first is stopped before the
 // others drive the reconciler by hand.
 func TestObservability(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 	t.Run("metrics endpoint", func(t *testing.T) { testMetricsEndpoint(t, env) })
 	t.Run("rate limits", func(t *testing.T) { testRateLimits(t, env) })
 	t.Run("kstatus", func(t *testing.T) { testKstatus(t, env) })
@@ -127,30 +128,25 @@ func TestObservability(t *testing.T) {
 // registry with Docker Hub's quota headers, and scrapes exact counts, which must
 // agree with the registry's log.
 func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	ctx := context.Background()
 	g := NewWithT(t)
 
+	ns := newNamespace(t, env.Client)
 	addr := testenv.FreeAddr(t)
-	// TestManager registers a controller of the same name in this process.
-	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: addr},
-		Controller: config.Controller{SkipNameValidation: &skip}})
-	g.Expect(err).NotTo(HaveOccurred())
 	m, err := NewMetrics(metrics.Registry)
 	g.Expect(err).NotTo(HaveOccurred())
-	sessions := manifests.NewSessions(time.Minute, 100)
-	r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: &recorder{}, AllowInsecureRegistries: true,
-		Sessions: sessions, Metrics: m,
-		Finder: manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(1 << 20), Sessions: sessions})}
-	g.Expect(r.SetupWithManager(mgr, SetupOptions{})).To(Succeed())
-	go func() { _ = mgr.Start(ctx) }()
+	startManager(t, env, ctrl.Options{Metrics: metricsserver.Options{BindAddress: addr}}, func(mgr ctrl.Manager) error {
+		sessions := manifests.NewSessions(time.Minute, 100)
+		r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: &recorder{}, AllowInsecureRegistries: true,
+			Sessions: sessions, Metrics: m,
+			Finder: manifests.NewShared(manifests.SharedOptions{Content: manifests.NewContent(1 << 20), Sessions: sessions})}
+		return r.SetupWithManager(mgr, SetupOptions{})
+	}, ns)
 
 	reg := testregistry.New(t, testregistry.Options{TokenAuth: true})
 	idx, _ := testregistry.MultiArch(t)
 	reg.PushIndex(t, "demo/hello", "1.0", idx)
 	reg.SetFault(testregistry.NewPullQuota(100, 50, 6*time.Hour, "192.0.2.7").Fault())
-	ns := newNamespace(t, env.Client)
 	get := func(name string) *imagesv1alpha1.ImageConfig {
 		o := &imagesv1alpha1.ImageConfig{}
 		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, o)).To(Succeed())
@@ -203,20 +199,15 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 		`imageconfig_registry_ratelimit_limit{host="` + h + `"}`:                              100,
 		`imageconfig_registry_ratelimit_remaining{host="` + h + `"}`:                          47, // two GETs, then the 404's GET; the HEAD is free
 	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", k, got[k], v)
+	// Nothing else of ours, and no label beyond host, method, code, result, cache.
+	ours := map[string]float64{}
+	for k, v := range got {
+		if strings.HasPrefix(k, "imageconfig_") && !strings.Contains(k, "_sum{") {
+			ours[k] = v
 		}
 	}
-	// Nothing else of ours, and no label beyond host, method, code, result, cache.
-	var ours []string
-	for k := range got {
-		if strings.HasPrefix(k, "imageconfig_") && !strings.Contains(k, "_sum{") {
-			ours = append(ours, k)
-			if _, ok := want[k]; !ok {
-				t.Errorf("unexpected series %s = %v", k, got[k])
-			}
-		}
+	if diff := cmp.Diff(want, ours); diff != "" {
+		t.Errorf("series (-want +got):\n%s", diff)
 	}
 	// The registry logged every request but the HTTPS probe, which it cannot read.
 	var sent float64
@@ -232,8 +223,7 @@ func testMetricsEndpoint(t *testing.T, env *testenv.Env) {
 	if got[`controller_runtime_reconcile_total{controller="imageconfig",result="requeue_after"}`] < 4 {
 		t.Errorf("controller-runtime's reconcile counter is missing or low:\n%s", text)
 	}
-	slices.Sort(ours)
-	for _, k := range ours {
-		t.Logf("%s %v", k, got[k])
+	for _, k := range slices.Sorted(maps.Keys(ours)) {
+		t.Logf("%s %v", k, ours[k])
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +18,6 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/cloudauth"
 	"github.com/imageconfig/imageconfig-operator/finders/cloudauth/cloudfake"
-	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
 
@@ -100,9 +99,17 @@ func setUpProvider(t *testing.T, cloud *cloudfake.Cloud, p cloudauth.Provider, n
 // fakes, with the controller's own identity and with a ServiceAccount's, whose
 // token the API server issues through a real TokenRequest.
 func TestProviders(t *testing.T) {
-	env := testenv.Start(t)
+	env := controlPlane.Get(t)
 	ctx := context.Background()
-	var tokenRequests atomic.Int64
+	// TokenRequests made through wrapped, by the namespace of their
+	// ServiceAccount: each subtest counts those of its own namespace.
+	var mu sync.Mutex
+	tokenRequests := map[string]int64{}
+	tokensIn := func(ns string) int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return tokenRequests[ns]
+	}
 	c, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +117,9 @@ func TestProviders(t *testing.T) {
 	wrapped := interceptor.NewClient(c, interceptor.Funcs{
 		SubResourceCreate: func(ctx context.Context, c client.Client, sub string, obj client.Object, subObj client.Object, opts ...client.SubResourceCreateOption) error {
 			if sub == "token" {
-				tokenRequests.Add(1)
+				mu.Lock()
+				tokenRequests[obj.GetNamespace()]++
+				mu.Unlock()
 			}
 			return c.SubResource(sub).Create(ctx, obj, subObj, opts...)
 		},
@@ -139,7 +148,7 @@ func TestProviders(t *testing.T) {
 					cloudauth.GCP:   "provider gcp via controller (metadata server)",
 					cloudauth.Azure: "provider azure via controller (client 99999999-2222-3333-4444-555555555555, tenant aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee)",
 				}[p]
-				before := tokenRequests.Load()
+				before := tokensIn(ns)
 				wantTokens := int64(0)
 				if level == "object" {
 					sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "puller", Namespace: ns, Annotations: pc.annotations}}
@@ -164,7 +173,7 @@ func TestProviders(t *testing.T) {
 				if got.Status.Digest != digest {
 					t.Errorf("digest = %q, want %q", got.Status.Digest, digest)
 				}
-				if n := tokenRequests.Load() - before; n != wantTokens {
+				if n := tokensIn(ns) - before; n != wantTokens {
 					t.Errorf("TokenRequests = %d, want %d", n, wantTokens)
 				}
 			})
@@ -223,7 +232,7 @@ func TestProviders(t *testing.T) {
 				if err := env.Client.Create(ctx, obj); err != nil {
 					t.Fatal(err)
 				}
-				before := tokenRequests.Load()
+				before := tokensIn(ns)
 				res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
 				got := &imagesv1alpha1.ImageConfig{}
 				if gerr := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), got); gerr != nil {
@@ -240,7 +249,7 @@ func TestProviders(t *testing.T) {
 				if !tt.wantError && res.RequeueAfter < 30*time.Second {
 					t.Errorf("RequeueAfter = %s, want the credential backoff of at least 30s", res.RequeueAfter)
 				}
-				if n := tokenRequests.Load() - before; n != tt.wantTokens {
+				if n := tokensIn(ns) - before; n != tt.wantTokens {
 					t.Errorf("TokenRequests = %d, want %d", n, tt.wantTokens)
 				}
 				if strings.Contains(got.Status.AuthSource, "eyJ") || strings.Contains(rd.Message, "eyJ") {

@@ -1,10 +1,11 @@
 package controllers
 
 import (
-	"slices"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
@@ -104,13 +105,15 @@ func TestLimiterBackoff(t *testing.T) {
 			for _, st := range tt.steps {
 				st(l, &got)
 			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("When:\n got %v\nwant %v", got, tt.want)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("When (-want +got):\n%s", diff)
 			}
-			for item, want := range tt.wantRequeues {
-				if n := l.NumRequeues(item); n != want {
-					t.Errorf("NumRequeues(%s) = %d, want %d", item.Name, n, want)
-				}
+			gotRequeues := map[reconcile.Request]int{}
+			for item := range tt.wantRequeues {
+				gotRequeues[item] = l.NumRequeues(item)
+			}
+			if diff := cmp.Diff(tt.wantRequeues, gotRequeues, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("NumRequeues (-want +got):\n%s", diff)
 			}
 		})
 	}

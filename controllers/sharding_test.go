@@ -12,12 +12,9 @@ import (
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
@@ -89,8 +86,8 @@ func testSharding(t *testing.T, env *testenv.Env) {
 	for i := range 8 {
 		reg.PushIndex(t, "demo/hello", fmt.Sprintf("obj-%d", i), idx) // one tag per object: the finder sees who it resolves
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	ctx := context.Background()
+	ns := newNamespace(t, env.Client)
 
 	type shard struct {
 		mu       sync.Mutex
@@ -101,26 +98,18 @@ func testSharding(t *testing.T, env *testenv.Env) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-			Cache: CacheOptions(sel), Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		s := &shard{resolved: map[string]int{}}
 		finder := FinderFunc(func(ctx context.Context, o manifests.Options) (*manifests.Result, error) {
-			if o.Registry == reg.Host() { // not the other subtests' objects
-				s.mu.Lock()
-				s.resolved[o.Tag]++
-				s.mu.Unlock()
-			}
+			s.mu.Lock()
+			s.resolved[o.Tag]++
+			s.mu.Unlock()
 			return manifests.Resolve(ctx, o)
 		})
-		r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: &recorder{}, AllowInsecureRegistries: true,
-			Finder: finder}
-		if err := r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 4}); err != nil {
-			t.Fatal(err)
-		}
-		go func() { _ = mgr.Start(ctx) }()
+		startManager(t, env, ctrl.Options{Cache: CacheOptions(sel)}, func(mgr ctrl.Manager) error {
+			r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: &recorder{}, AllowInsecureRegistries: true,
+				Finder: finder}
+			return r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 4})
+		}, ns)
 		return s
 	}
 	shard1 := start(ShardLabel + "=shard1")
@@ -136,7 +125,6 @@ func testSharding(t *testing.T, env *testenv.Env) {
 	}
 
 	g := NewWithT(t)
-	ns := newNamespace(t, env.Client)
 	var want1, wantMain []string
 	for i := range 8 {
 		o := &imagesv1alpha1.ImageConfig{

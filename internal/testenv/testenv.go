@@ -3,12 +3,14 @@
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -45,16 +47,24 @@ func RepoRoot() string {
 // binaries once and then answers from its cache.
 func Assets(t testing.TB) string {
 	t.Helper()
+	dir, err := assets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func assets() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
+		return dir, nil
 	}
 	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "setup-envtest.sh"))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("hack/setup-envtest.sh failed: %v", err)
+		return "", fmt.Errorf("hack/setup-envtest.sh failed: %w", err)
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), nil
 }
 
 // Scheme returns a scheme with the built-in types and the project's API types.
@@ -69,27 +79,91 @@ func Scheme() *k8sruntime.Scheme {
 // the test ends.
 func Start(t testing.TB) *Env {
 	t.Helper()
-	scheme := Scheme()
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: Assets(t),
-		Scheme:                scheme,
-	}
-	cfg, err := env.Start()
+	env, err := StartEnv()
 	if err != nil {
-		t.Fatalf("starting envtest: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
 			t.Logf("stopping envtest: %v", err)
 		}
 	})
+	return env
+}
+
+// StartEnv starts a control plane with the generated CRDs installed; the caller
+// stops it with Stop. It is Start for a package's TestMain, where a suite shares
+// one control plane between its tests (see Shared).
+func StartEnv() (*Env, error) {
+	dir, err := assets()
+	if err != nil {
+		return nil, err
+	}
+	scheme := Scheme()
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: dir,
+		Scheme:                scheme,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting envtest: %w", err)
+	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		t.Fatalf("creating client: %v", err)
+		_ = env.Stop()
+		return nil, fmt.Errorf("creating client: %w", err)
 	}
-	return &Env{Config: cfg, Client: c, Scheme: scheme, Environment: env}
+	return &Env{Config: cfg, Client: c, Scheme: scheme, Environment: env}, nil
+}
+
+// Stop stops the control plane.
+func (e *Env) Stop() error { return e.Environment.Stop() }
+
+// Shared is one control plane for a package's tests, started by the first test
+// that asks for it and stopped by the package's TestMain:
+//
+//	var shared testenv.Shared
+//
+//	func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
+//
+//	func TestX(t *testing.T) { env := shared.Get(t); ... }
+//
+// Tests that share it keep to their own namespaces, and a manager they start
+// watches only those (cache.Options.DefaultNamespaces). A package whose tests
+// never call Get starts no control plane, as when -run picks only unit tests.
+type Shared struct {
+	once sync.Once
+	env  *Env
+	err  error
+}
+
+// Get returns the shared control plane, starting it on the first call. It fails
+// t when the control plane could not be started.
+func (s *Shared) Get(t testing.TB) *Env {
+	t.Helper()
+	s.once.Do(func() { s.env, s.err = StartEnv() })
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	return s.env
+}
+
+// Run runs the package's tests and then stops the control plane if one was
+// started; it returns m.Run's exit code, or 1 when stopping failed.
+func (s *Shared) Run(m *testing.M) int {
+	code := m.Run()
+	s.once.Do(func() {}) // no Get from now on starts one
+	if s.env != nil {
+		if err := s.env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping envtest: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	return code
 }
 
 // GVR is the ImageConfig resource.
