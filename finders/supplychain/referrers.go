@@ -61,6 +61,9 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // any length costs bounded memory and bytes. A fallback tag that is not an
 // index is skipped, and Notes says so: one bad tag does not hide the rest.
 //
+// With o.Registry.Cache.Sessions set, the listing reuses the session of the
+// resolution of the same repository with the same credentials
+// (manifests.Connect), and costs no handshake while it is cached.
 // Requests counts every registry request answered, the handshake included.
 // Errors are *manifests.Error; the entries found before an error are returned
 // with it. One Options.Network.Timeout (default manifests.DefaultTimeout) bounds the
@@ -152,10 +155,7 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 		return nil, fmt.Errorf("referrers: repository %s/%s: %w", registry, ro.Repository, err)
 	}
 	n := &atomic.Int64{}
-	observe := func(base http.RoundTripper) http.RoundTripper {
-		return &observed{inner: base, answered: n, observer: ro.Observer}
-	}
-	reg, err := files.Connect(ctx, ro, repo, observe)
+	client, err := dial(ctx, o, repo, n)
 	if err != nil {
 		return &lister{requests: n}, fmt.Errorf("referrers: %w", err)
 	}
@@ -164,7 +164,7 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 		max = MaxReferrers
 	}
 	return &lister{
-		client:   reg.Client(),
+		client:   client,
 		base:     fmt.Sprintf("%s://%s/v2/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()),
 		repo:     repo.Name(),
 		max:      max,
@@ -172,6 +172,59 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 		out:      &Referrers{Entries: []Referrer{}},
 		seen:     map[string]bool{},
 	}, nil
+}
+
+// dial returns the listing's authenticated client, counting in n the
+// requests the registry answered. With o.Registry.Cache.Sessions set (the
+// manager), it is the session of the resolution (manifests.Connect): a listing
+// right after a resolution of the same repository with the same credentials
+// costs no handshake. Without it (the CLI), the listing runs its own handshake
+// (files.Connect), as it always did.
+func dial(ctx context.Context, o ReferrersOptions, repo name.Repository, n *atomic.Int64) (*http.Client, error) {
+	ro := o.Registry
+	if ro.Cache.Sessions != nil {
+		so := ro
+		so.Tag, so.Digest, so.Previous = "", o.Subjects[0], nil
+		so.Observer = &counting{answered: n, inner: ro.Observer}
+		return manifests.Connect(ctx, so)
+	}
+	observe := func(base http.RoundTripper) http.RoundTripper {
+		return &observed{inner: base, answered: n, observer: ro.Observer}
+	}
+	reg, err := files.Connect(ctx, ro, repo, observe)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Client(), nil
+}
+
+// counting is the Observer of a listing through a session: it counts the
+// requests the registry answered, as observed does, and passes everything on
+// to the caller's Observer.
+type counting struct {
+	answered *atomic.Int64
+	inner    manifests.Observer
+}
+
+func (c *counting) RegistryRequest(host, method, code string, d time.Duration) {
+	if code != "error" {
+		c.answered.Add(1)
+	}
+	if c.inner != nil {
+		c.inner.RegistryRequest(host, method, code, d)
+	}
+}
+
+func (c *counting) RateLimit(host string, info manifests.RateLimitInfo) {
+	if c.inner != nil {
+		c.inner.RateLimit(host, info)
+	}
+}
+
+func (c *counting) CacheLookup(cache string, hit bool) {
+	if c.inner != nil {
+		c.inner.CacheLookup(cache, hit)
+	}
 }
 
 // observed sees every request sent, under the retries and above the network
