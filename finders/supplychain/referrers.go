@@ -50,8 +50,9 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // vnd.docker.reference.digest is a subject (attestations of the index's other
 // platforms are not listed); then, for each subject, the OCI 1.1 referrers API,
 // or its tag-schema fallback (tag sha256-<hex>) when the API answers 404 (or
-// 400/406, as registries without it do). The bounded sources come first, so
-// that a long referrers list cannot crowd them out.
+// 400/406, as registries without it do). After a 404 the API is not asked for
+// the other subjects. The bounded sources come first, so that a long referrers
+// list cannot crowd them out.
 //
 // Each entry of a referrers index is fetched by digest (at most
 // MaxReferrerManifestSize, verified against the digest) to classify it and to
@@ -133,6 +134,10 @@ type lister struct {
 	seen    map[string]bool
 	fetches int
 	full    bool // no more entries are taken
+	// noAPI is set once the referrers API answered 404: by the OCI distribution
+	// spec (1.1) a registry that supports it never does, so the other subjects
+	// go straight to the fallback tag.
+	noAPI bool
 }
 
 // connect authenticates to the image's repository with the options of its
@@ -291,8 +296,14 @@ func (l *lister) note(format string, args ...any) {
 	}
 }
 
-// referrers lists the referrers API for s, or the tag-schema fallback.
+// referrers lists the referrers API for s, or the tag-schema fallback. After
+// the API answered 404 for one subject it is not asked again: a registry that
+// supports the API "MUST NOT return a 404 Not Found to a referrers API request"
+// (OCI distribution spec 1.1, listing referrers).
 func (l *lister) referrers(ctx context.Context, s v1.Hash) error {
+	if l.noAPI {
+		return l.fallback(ctx, s)
+	}
 	u := l.base + "/referrers/" + s.String()
 	for page := 0; page < maxPages && u != "" && !l.full; page++ {
 		resp, err := l.get(ctx, u, string(types.OCIImageIndex))
@@ -311,6 +322,7 @@ func (l *lister) referrers(ctx context.Context, s v1.Hash) error {
 		case page == 0 && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotFound ||
 			resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotAcceptable):
 			resp.Body.Close()
+			l.noAPI = resp.StatusCode == http.StatusNotFound
 			return l.fallback(ctx, s)
 		default:
 			err := transport.CheckError(resp, http.StatusOK)
