@@ -3,6 +3,7 @@ package manifests_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -48,9 +49,12 @@ func TestConnectReusesTheResolutionsSession(t *testing.T) {
 
 	obs := &recordingObserver{}
 	o.Observer = obs
-	c, err := manifests.Connect(context.Background(), o)
+	c, repo, err := manifests.Connect(context.Background(), o)
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
+	}
+	if got, want := repo.Name(), reg.Host()+"/some/repo"; got != want {
+		t.Errorf("repository = %s, want %s", got, want)
 	}
 	if n := len(reg.Log().Requests()); n != 0 {
 		t.Errorf("Connect after the resolution sent %d requests, want 0:\n%s", n, reg.Log())
@@ -102,7 +106,7 @@ func TestConnectHandshakes(t *testing.T) {
 			obs := &recordingObserver{}
 			o.Observer = obs
 			for range 2 {
-				if _, err := manifests.Connect(context.Background(), o); err != nil {
+				if _, _, err := manifests.Connect(context.Background(), o); err != nil {
 					t.Fatalf("Connect: %v", err)
 				}
 			}
@@ -146,7 +150,7 @@ func TestConnectErrors(t *testing.T) {
 			o := options(reg, false, "some/repo", "1.0", platforms.Platform{})
 			o.Cache.Sessions = manifests.NewSessions(time.Minute, 10)
 			tc.modify(&o)
-			c, err := manifests.Connect(context.Background(), o)
+			c, _, err := manifests.Connect(context.Background(), o)
 			var me *manifests.Error
 			if c != nil || !errors.As(err, &me) || me.Reason != tc.reason {
 				t.Errorf("Connect = %v, %v; want a *manifests.Error with reason %s", c, err, tc.reason)
@@ -155,5 +159,25 @@ func TestConnectErrors(t *testing.T) {
 				t.Errorf("a failed Connect cached %d sessions", n)
 			}
 		})
+	}
+}
+
+// TestConnectDockerHubRepository: for Docker Hub's "nginx", the repository
+// Connect returns is the one its session is for, on the API host:
+// registry-1.docker.io/library/nginx. (Every dial goes to the test registry.)
+func TestConnectDockerHubRepository(t *testing.T) {
+	reg := testregistry.New(t, testregistry.Options{})
+	tr := reg.Transport().(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, reg.Host())
+	}
+	o := manifests.Options{Registry: "docker.io", Repository: "nginx", Tag: "1.27",
+		Network: manifests.Network{Insecure: true, Transport: tr, Timeout: 10 * time.Second, RetryBackoff: fastRetry}}
+	_, repo, err := manifests.Connect(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	if got, want := repo.Name(), "registry-1.docker.io/library/nginx"; got != want {
+		t.Errorf("repository = %s, want %s", got, want)
 	}
 }

@@ -160,7 +160,7 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 		return nil, fmt.Errorf("referrers: repository %s/%s: %w", registry, ro.Repository, err)
 	}
 	n := &atomic.Int64{}
-	client, err := dial(ctx, o, repo, n)
+	client, repo, err := dial(ctx, o, repo, n)
 	if err != nil {
 		return &lister{requests: n}, fmt.Errorf("referrers: %w", err)
 	}
@@ -184,8 +184,9 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 // manager), it is the session of the resolution (manifests.Connect): a listing
 // right after a resolution of the same repository with the same credentials
 // costs no handshake. Without it (the CLI), the listing runs its own handshake
-// (files.Connect), as it always did.
-func dial(ctx context.Context, o ReferrersOptions, repo name.Repository, n *atomic.Int64) (*http.Client, error) {
+// (files.Connect), as it always did. The repository returned is the one to
+// build URLs from: the session's (with Docker Hub's "library/"), or repo.
+func dial(ctx context.Context, o ReferrersOptions, repo name.Repository, n *atomic.Int64) (*http.Client, name.Repository, error) {
 	ro := o.Registry
 	if ro.Cache.Sessions != nil {
 		so := ro
@@ -198,9 +199,9 @@ func dial(ctx context.Context, o ReferrersOptions, repo name.Repository, n *atom
 	}
 	reg, err := files.Connect(ctx, ro, repo, observe)
 	if err != nil {
-		return nil, err
+		return nil, repo, err
 	}
-	return reg.Client(), nil
+	return reg.Client(), repo, nil
 }
 
 // counting is the Observer of a listing through a session: it counts the
