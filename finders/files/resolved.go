@@ -48,8 +48,8 @@ func ConnectResolved(ctx context.Context, o manifests.Options, res *manifests.Re
 }
 
 // Connect connects to repo with the credentials, transport and network policy
-// of o. It is the one place this package reads manifests.Options. wrap, when
-// set, is RegistryOptions.Wrap.
+// of o. It and ConnectResolved are the places this package reads
+// manifests.Options. wrap, when set, is RegistryOptions.Wrap.
 func Connect(ctx context.Context, o manifests.Options, repo name.Repository, wrap func(http.RoundTripper) http.RoundTripper) (*Registry, error) {
 	a := o.Auth.Authenticator
 	var err error
