@@ -307,7 +307,8 @@ func (r *ImageConfigReconciler) fetchReferrers(ctx context.Context, res *manifes
 		}
 	}
 	// ListReferrers reports each request to o.Observer (the registry metrics)
-	// and enforces o.Network.Policy itself.
+	// and enforces o.Network.Policy itself. Through o.Cache.Sessions it reuses
+	// the session the resolution just used: a listing costs no handshake.
 	o := opts
 	o.Previous = nil
 	return supplychain.ListReferrers(ctx, supplychain.ReferrersOptions{Registry: o, Subjects: subjects, Index: index, Max: imagesv1alpha1.MaxReferrers})

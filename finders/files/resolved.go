@@ -13,7 +13,9 @@ import (
 
 // ConnectResolved connects to the repository of a resolution, with the
 // credentials, transport and network policy it used (o), so that the layers of
-// res can be indexed.
+// res can be indexed. With o.Cache.Sessions set (the manager) it reuses the
+// resolution's session (manifests.Connect), without a handshake while that is
+// cached; as before, its requests are not reported to o.Observer.
 func ConnectResolved(ctx context.Context, o manifests.Options, res *manifests.Result) (*Registry, error) {
 	var opts []name.Option
 	if o.Network.Insecure {
@@ -23,12 +25,31 @@ func ConnectResolved(ctx context.Context, o manifests.Options, res *manifests.Re
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w", res.ImageRef, err)
 	}
-	return Connect(ctx, o, ref.Context(), nil)
+	if o.Cache.Sessions == nil {
+		return Connect(ctx, o, ref.Context(), nil)
+	}
+	// The session is the one of res's repository (res.ImageRef), with o's
+	// credentials, transport and network policy.
+	where, err := manifests.ParseReference(res.ImageRef, "")
+	if err != nil {
+		return nil, fmt.Errorf("image reference %q: %w", res.ImageRef, err)
+	}
+	so := o
+	so.Registry, so.Repository, so.Tag, so.Digest = where.Registry, where.Repository, where.Tag, where.Digest
+	so.Previous, so.Observer = nil, nil
+	client, repo, err := manifests.Connect(ctx, so)
+	if err != nil {
+		return nil, fmt.Errorf("authenticating to %s: %w", ref.Context().RegistryStr(), err)
+	}
+	return &Registry{
+		client: client,
+		base:   fmt.Sprintf("%s://%s/v2/%s/blobs/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()),
+	}, nil
 }
 
 // Connect connects to repo with the credentials, transport and network policy
-// of o. It is the one place this package reads manifests.Options. wrap, when
-// set, is RegistryOptions.Wrap.
+// of o. It and ConnectResolved are the places this package reads
+// manifests.Options. wrap, when set, is RegistryOptions.Wrap.
 func Connect(ctx context.Context, o manifests.Options, repo name.Repository, wrap func(http.RoundTripper) http.RoundTripper) (*Registry, error) {
 	a := o.Auth.Authenticator
 	var err error

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests/flight"
@@ -135,4 +136,46 @@ func (r *resolver) finish(res *Result, err error) (*Result, error) {
 	}
 	res.RateLimit = info
 	return res, nil
+}
+
+// Connect returns an authenticated client for the repository of o, for other
+// requests than a resolution's (the referrers listing, say): the session that
+// o.Cache.Sessions keeps for o's registry, repository, credentials, transport
+// and network policy (the one a resolution with the same o built), or else one
+// from a new handshake, which the cache then keeps. With no cache it always
+// runs the handshake. o must name a tag or a digest, as for Resolve; the
+// client is not bound to it. repo is the repository the session is for, on
+// the host it talks to (registry-1.docker.io/library/nginx for Docker Hub's
+// "nginx"): build the URLs of requests through the client from it.
+//
+// Every request sent through the client, each retry and token refresh
+// included, is reported to o.Observer, as a resolution's are; the network
+// policy and HTTPS enforcement of the session apply to each. The handshake, when
+// one is needed, is bounded by o.Network.Timeout and reported too. Errors are
+// *Error.
+func Connect(ctx context.Context, o Options) (client *http.Client, repo name.Repository, err error) {
+	r, _, cancel, err := start(ctx, o)
+	if err != nil {
+		return nil, name.Repository{}, err
+	}
+	defer cancel()
+	return &http.Client{
+		Transport:     &observing{inner: r.client.Transport, observer: o.observer()},
+		CheckRedirect: r.client.CheckRedirect,
+	}, r.ref.repo, nil
+}
+
+// observing gives each request a new session.Observation for observer, so
+// that the session's instrumented transport (under its retries) reports every
+// request sent to it. The session's transport is shared; the observer is this
+// client's.
+type observing struct {
+	inner    http.RoundTripper
+	observer Observer
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *observing) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, _ := session.WithObservation(req.Context(), t.observer)
+	return t.inner.RoundTrip(req.WithContext(ctx))
 }

@@ -90,3 +90,48 @@ func BenchmarkCheckBaseShared(b *testing.B) {
 	b.ReportMetric(float64(reg.Log().CountPrefix(http.MethodHead, "/v2/"+baseRepo+"/"))/float64(b.N), "base-HEADs/interval")
 	b.ReportMetric(float64(reg.Log().CountPrefix(http.MethodGet, "/v2/"+baseRepo+"/"))/float64(b.N), "base-GETs/interval")
 }
+
+// BenchmarkListReferrersTwoPlatforms lists a two-platform tag with nothing
+// attached (as in make bench-scale) on a registry with token authentication,
+// with and without the referrers API: with no session cache (the CLI, and the
+// manager before issue 19's listings shared the resolution's session: a
+// handshake per listing) and with the session the resolution left in the
+// manager's cache. The figures are the registry's requests per listing:
+// handshake (pings and tokens), HEADs and the other GETs.
+func BenchmarkListReferrersTwoPlatforms(b *testing.B) {
+	for _, api := range []bool{true, false} {
+		for _, warm := range []bool{false, true} {
+			b.Run(fmt.Sprintf("api=%v/session=%v", api, warm), func(b *testing.B) {
+				reg := testregistry.New(b, testregistry.Options{TokenAuth: true, NoReferrersAPI: !api})
+				amd := testregistry.Image(b, testregistry.ImageSpec{Layers: []string{"amd64"}})
+				arm := testregistry.Image(b, testregistry.ImageSpec{Architecture: "arm64", Layers: []string{"arm64"}})
+				reg.PushIndex(b, appRepo, "v1", testregistry.Index(b, types.OCIImageIndex, testregistry.IndexEntry{Image: amd}, testregistry.IndexEntry{Image: arm}))
+				o := manifests.Options{Registry: reg.Host(), Repository: appRepo, Tag: "v1", Network: manifests.Network{Insecure: true, Transport: reg.Transport()}}
+				if warm {
+					o.Cache.Sessions = manifests.NewSessions(time.Hour, 10)
+				}
+				res, err := manifests.Resolve(context.Background(), o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ro := supplychain.ReferrersOptions{Registry: o, Subjects: []string{res.ManifestDigest, res.Digest}, Index: res.RawIndex}
+				reg.Log().Reset()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					if _, err := supplychain.ListReferrers(context.Background(), ro); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				c := reg.Log().Counts()
+				n := float64(b.N)
+				b.ReportMetric(float64(len(reg.Log().Requests()))/n, "requests/op")
+				b.ReportMetric(float64(c.Pings+c.Tokens)/n, "handshake/op")
+				b.ReportMetric(float64(c.ManifestHEADs)/n, "HEADs/op")
+				gets := reg.Log().CountFunc(func(r testregistry.Request) bool { return r.Method == http.MethodGet })
+				b.ReportMetric(float64(gets-c.Pings-c.Tokens)/n, "GETs/op")
+			})
+		}
+	}
+}

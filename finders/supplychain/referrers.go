@@ -50,8 +50,9 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // vnd.docker.reference.digest is a subject (attestations of the index's other
 // platforms are not listed); then, for each subject, the OCI 1.1 referrers API,
 // or its tag-schema fallback (tag sha256-<hex>) when the API answers 404 (or
-// 400/406, as registries without it do). The bounded sources come first, so
-// that a long referrers list cannot crowd them out.
+// 400/406, as registries without it do). After a 404 the API is not asked for
+// the other subjects. The bounded sources come first, so that a long referrers
+// list cannot crowd them out.
 //
 // Each entry of a referrers index is fetched by digest (at most
 // MaxReferrerManifestSize, verified against the digest) to classify it and to
@@ -61,6 +62,9 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // any length costs bounded memory and bytes. A fallback tag that is not an
 // index is skipped, and Notes says so: one bad tag does not hide the rest.
 //
+// With o.Registry.Cache.Sessions set, the listing reuses the session of the
+// resolution of the same repository with the same credentials
+// (manifests.Connect), and costs no handshake while it is cached.
 // Requests counts every registry request answered, the handshake included.
 // Errors are *manifests.Error; the entries found before an error are returned
 // with it. One Options.Network.Timeout (default manifests.DefaultTimeout) bounds the
@@ -130,6 +134,10 @@ type lister struct {
 	seen    map[string]bool
 	fetches int
 	full    bool // no more entries are taken
+	// noAPI is set once the referrers API answered 404: by the OCI distribution
+	// spec (1.1) a registry that supports it never does, so the other subjects
+	// go straight to the fallback tag.
+	noAPI bool
 }
 
 // connect authenticates to the image's repository with the options of its
@@ -152,10 +160,7 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 		return nil, fmt.Errorf("referrers: repository %s/%s: %w", registry, ro.Repository, err)
 	}
 	n := &atomic.Int64{}
-	observe := func(base http.RoundTripper) http.RoundTripper {
-		return &observed{inner: base, answered: n, observer: ro.Observer}
-	}
-	reg, err := files.Connect(ctx, ro, repo, observe)
+	client, repo, err := dial(ctx, o, repo, n)
 	if err != nil {
 		return &lister{requests: n}, fmt.Errorf("referrers: %w", err)
 	}
@@ -164,7 +169,7 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 		max = MaxReferrers
 	}
 	return &lister{
-		client:   reg.Client(),
+		client:   client,
 		base:     fmt.Sprintf("%s://%s/v2/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr()),
 		repo:     repo.Name(),
 		max:      max,
@@ -172,6 +177,60 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 		out:      &Referrers{Entries: []Referrer{}},
 		seen:     map[string]bool{},
 	}, nil
+}
+
+// dial returns the listing's authenticated client, counting in n the
+// requests the registry answered. With o.Registry.Cache.Sessions set (the
+// manager), it is the session of the resolution (manifests.Connect): a listing
+// right after a resolution of the same repository with the same credentials
+// costs no handshake. Without it (the CLI), the listing runs its own handshake
+// (files.Connect), as it always did. The repository returned is the one to
+// build URLs from: the session's (with Docker Hub's "library/"), or repo.
+func dial(ctx context.Context, o ReferrersOptions, repo name.Repository, n *atomic.Int64) (*http.Client, name.Repository, error) {
+	ro := o.Registry
+	if ro.Cache.Sessions != nil {
+		so := ro
+		so.Tag, so.Digest, so.Previous = "", o.Subjects[0], nil
+		so.Observer = &counting{answered: n, inner: ro.Observer}
+		return manifests.Connect(ctx, so)
+	}
+	observe := func(base http.RoundTripper) http.RoundTripper {
+		return &observed{inner: base, answered: n, observer: ro.Observer}
+	}
+	reg, err := files.Connect(ctx, ro, repo, observe)
+	if err != nil {
+		return nil, repo, err
+	}
+	return reg.Client(), repo, nil
+}
+
+// counting is the Observer of a listing through a session: it counts the
+// requests the registry answered, as observed does, and passes everything on
+// to the caller's Observer.
+type counting struct {
+	answered *atomic.Int64
+	inner    manifests.Observer
+}
+
+func (c *counting) RegistryRequest(host, method, code string, d time.Duration) {
+	if code != "error" {
+		c.answered.Add(1)
+	}
+	if c.inner != nil {
+		c.inner.RegistryRequest(host, method, code, d)
+	}
+}
+
+func (c *counting) RateLimit(host string, info manifests.RateLimitInfo) {
+	if c.inner != nil {
+		c.inner.RateLimit(host, info)
+	}
+}
+
+func (c *counting) CacheLookup(cache string, hit bool) {
+	if c.inner != nil {
+		c.inner.CacheLookup(cache, hit)
+	}
 }
 
 // observed sees every request sent, under the retries and above the network
@@ -238,8 +297,14 @@ func (l *lister) note(format string, args ...any) {
 	}
 }
 
-// referrers lists the referrers API for s, or the tag-schema fallback.
+// referrers lists the referrers API for s, or the tag-schema fallback. After
+// the API answered 404 for one subject it is not asked again: a registry that
+// supports the API "MUST NOT return a 404 Not Found to a referrers API request"
+// (OCI distribution spec 1.1, listing referrers).
 func (l *lister) referrers(ctx context.Context, s v1.Hash) error {
+	if l.noAPI {
+		return l.fallback(ctx, s)
+	}
 	u := l.base + "/referrers/" + s.String()
 	for page := 0; page < maxPages && u != "" && !l.full; page++ {
 		resp, err := l.get(ctx, u, string(types.OCIImageIndex))
@@ -258,6 +323,7 @@ func (l *lister) referrers(ctx context.Context, s v1.Hash) error {
 		case page == 0 && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotFound ||
 			resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotAcceptable):
 			resp.Body.Close()
+			l.noAPI = resp.StatusCode == http.StatusNotFound
 			return l.fallback(ctx, s)
 		default:
 			err := transport.CheckError(resp, http.StatusOK)
