@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,69 +12,14 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
+	"github.com/imageconfig/imageconfig-operator/internal/managercache"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 )
-
-func TestShardFlags(t *testing.T) {
-	const base = "imageconfig-operator.images.imageconfig.dev"
-	tests := []struct {
-		selector string
-		wantErr  string
-		wantID   string // "" means base plus a hash
-	}{
-		{selector: "", wantID: base},
-		{selector: ShardLabel + "=shard1"},
-		{selector: "!" + ShardLabel},
-		{selector: ShardLabel + " in (a,b", wantErr: "is not a label selector"},
-		{selector: "a=b=c", wantErr: "is not a label selector"},
-	}
-	seen := map[string]string{}
-	for _, tt := range tests {
-		t.Run(tt.selector, func(t *testing.T) {
-			sel, err := ParseWatchSelector(tt.selector)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), "--watch-label-selector") || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one naming the flag and %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := LeaderElectionID(base, sel)
-			if tt.wantID != "" && id != tt.wantID {
-				t.Errorf("id = %q, want %q", id, tt.wantID)
-			}
-			if tt.wantID == "" && (!strings.HasPrefix(id, base+"-") || len(id) != len(base)+9) {
-				t.Errorf("id = %q, want %s-<8 hex digits>", id, base)
-			}
-			if other, dup := seen[id]; dup {
-				t.Errorf("selectors %q and %q share the leader-election ID %q", other, tt.selector, id)
-			}
-			seen[id] = tt.selector
-			opts := CacheOptions(sel)
-			if opts.DefaultTransform == nil {
-				t.Error("managedFields are not stripped")
-			}
-			var bo cache.ByObject
-			for _, v := range opts.ByObject {
-				bo = v
-			}
-			if len(opts.ByObject) != 1 || bo.Transform == nil {
-				t.Errorf("ByObject = %v, want the ImageConfig transform", opts.ByObject)
-			}
-			if (bo.Label != nil) != (sel != nil) {
-				t.Errorf("ByObject label = %v for selector %q", bo.Label, tt.selector)
-			}
-		})
-	}
-}
 
 // testSharding: two managers on one control plane, one for the objects labelled
 // shard1 and the main one for the unlabelled. Each object is resolved by exactly
@@ -94,7 +38,7 @@ func testSharding(t *testing.T, env *testenv.Env) {
 		resolved map[string]int // tag, which is the object's name -> resolutions
 	}
 	start := func(selector string) *shard {
-		sel, err := ParseWatchSelector(selector)
+		sel, err := managercache.ParseWatchSelector(selector)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,15 +49,15 @@ func testSharding(t *testing.T, env *testenv.Env) {
 			s.mu.Unlock()
 			return manifests.Resolve(ctx, o)
 		})
-		startManager(t, env, ctrl.Options{Cache: CacheOptions(sel)}, func(mgr ctrl.Manager) error {
+		startManager(t, env, ctrl.Options{Cache: managercache.CacheOptions(sel)}, func(mgr ctrl.Manager) error {
 			r := &ImageConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: &recorder{}, AllowInsecureRegistries: true,
 				Finder: finder}
 			return r.SetupWithManager(mgr, SetupOptions{MaxConcurrentReconciles: 4})
 		}, ns)
 		return s
 	}
-	shard1 := start(ShardLabel + "=shard1")
-	main := start("!" + ShardLabel)
+	shard1 := start(managercache.ShardLabel + "=shard1")
+	main := start("!" + managercache.ShardLabel)
 	snapshot := func(s *shard) map[string]int {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -132,7 +76,7 @@ func testSharding(t *testing.T, env *testenv.Env) {
 			Spec:       imagesv1alpha1.ImageConfigSpec{Registry: reg.Host(), Repository: "demo/hello", Tag: fmt.Sprintf("obj-%d", i), Insecure: true},
 		}
 		if i%2 == 0 {
-			o.Labels = map[string]string{ShardLabel: "shard1"}
+			o.Labels = map[string]string{managercache.ShardLabel: "shard1"}
 			want1 = append(want1, o.Name)
 		} else {
 			wantMain = append(wantMain, o.Name)
@@ -164,7 +108,7 @@ func testSharding(t *testing.T, env *testenv.Env) {
 	// obj-0 leaves shard1 for the main instance; a requested re-check shows who serves it now.
 	moved := &imagesv1alpha1.ImageConfig{}
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "obj-0"}, moved)).To(Succeed())
-	delete(moved.Labels, ShardLabel)
+	delete(moved.Labels, managercache.ShardLabel)
 	moved.Annotations = map[string]string{imagesv1alpha1.ReconcileRequestAnnotation: "moved"}
 	before1 := snapshot(shard1)["obj-0"]
 	g.Expect(env.Client.Update(ctx, moved)).To(Succeed())

@@ -23,6 +23,7 @@ import (
 	"github.com/imageconfig/imageconfig-operator/finders/cloudauth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
+	"github.com/imageconfig/imageconfig-operator/internal/managercache"
 )
 
 var scheme = runtime.NewScheme()
@@ -63,7 +64,7 @@ func main() {
 	flag.Float64Var(&apiQPS, "kube-api-qps", 300, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&apiBurst, "kube-api-burst", 600, "Burst of queries to the Kubernetes API server.")
 	flag.StringVar(&contentCacheSize, "content-cache-size", "64Mi", "Bytes of manifests, indexes and config blobs kept in memory, shared by every ImageConfig, such as 64Mi. 0 disables the cache.")
-	flag.StringVar(&watchLabels, "watch-label-selector", "", "Resolve only the ImageConfigs this label selector selects, such as "+controllers.ShardLabel+"=shard1, or !"+controllers.ShardLabel+" for the main instance of a sharded set-up. Empty resolves all.")
+	flag.StringVar(&watchLabels, "watch-label-selector", "", "Resolve only the ImageConfigs this label selector selects, such as "+managercache.ShardLabel+"=shard1, or !"+managercache.ShardLabel+" for the main instance of a sharded set-up. Empty resolves all.")
 	flag.StringVar(&uiAddr, "ui-bind-address", "0", "The address the read-only web UI binds to, such as 127.0.0.1:8082 (reach it with kubectl port-forward). \"0\" or \"\" disables it. Without --ui-secure it shows every ImageConfig to whoever reaches the port.")
 	flag.BoolVar(&uiSecure, "ui-secure", false, "Serve the web UI over HTTPS, only to bearer tokens a TokenReview accepts, showing each user the namespaces where a SubjectAccessReview lets them list ImageConfigs.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address the pprof endpoints bind to, such as 127.0.0.1:6060. \"0\" disables them.")
@@ -85,7 +86,7 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
-	selector, err := controllers.ParseWatchSelector(watchLabels)
+	selector, err := managercache.ParseWatchSelector(watchLabels)
 	if err != nil {
 		log.Error(err, "Invalid flag")
 		os.Exit(2)
@@ -118,9 +119,9 @@ func main() {
 		WebhookServer:           webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
 		HealthProbeBindAddress:  probeAddr,
 		PprofBindAddress:        pprofAddr,
-		Cache:                   controllers.CacheOptions(selector),
+		Cache:                   managercache.CacheOptions(selector),
 		LeaderElection:          leaderElect,
-		LeaderElectionID:        controllers.LeaderElectionID("imageconfig-operator.images.imageconfig.dev", selector),
+		LeaderElectionID:        managercache.LeaderElectionID("imageconfig-operator.images.imageconfig.dev", selector),
 		LeaderElectionNamespace: leaderNamespace,
 		LeaseDuration:           &leaseDuration,
 		RenewDeadline:           &renewDeadline,

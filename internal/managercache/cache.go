@@ -1,4 +1,9 @@
-package controllers
+// Package managercache configures the manager's informer cache for a fleet of
+// ImageConfigs: which objects this manager holds (its shard, by label, with a
+// leader-election ID of its own), and how little it keeps of each (the
+// transform drops what the manager never reads and shares what the objects on
+// one image hold alike). The reconciler in controllers reads through it.
+package managercache
 
 import (
 	"crypto/sha256"
