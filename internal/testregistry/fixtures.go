@@ -274,11 +274,11 @@ func attestationEntry(t testing.TB, img v1.Image) IndexEntry {
 		t.Fatalf("testregistry: attestation: %v", err)
 	}
 	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = add.Descriptor.Platform.OS, add.Descriptor.Platform.Architecture
+	cf.OS, cf.Architecture = add.Platform.OS, add.Platform.Architecture
 	cf.History = nil
 	cf.Created = v1.Time{Time: MultiArchCreated}
 	if att, err = mutate.ConfigFile(att, cf); err != nil {
 		t.Fatalf("testregistry: attestation: %v", err)
 	}
-	return IndexEntry{Image: att, Platform: add.Descriptor.Platform, Annotations: add.Descriptor.Annotations}
+	return IndexEntry{Image: att, Platform: add.Platform, Annotations: add.Annotations}
 }

@@ -157,5 +157,5 @@ func AttestationManifestEntry(t testing.TB, img v1.Image, predicateTypes ...stri
 	if err != nil {
 		t.Fatalf("testregistry.AttestationManifestEntry: %v", err)
 	}
-	return IndexEntry{Image: add.Add.(v1.Image), Platform: add.Descriptor.Platform, Annotations: add.Descriptor.Annotations}
+	return IndexEntry{Image: add.Add.(v1.Image), Platform: add.Platform, Annotations: add.Annotations}
 }
