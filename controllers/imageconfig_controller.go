@@ -128,7 +128,9 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	base := obj.DeepCopy()
 	defer func() {
-		settleLastChecked(base, obj, r.now(), r.heartbeat())
+		if settleLastChecked(base, obj, r.now(), r.heartbeat()) {
+			return // an unchanged re-check: nothing to write, no transition
+		}
 		if err := r.patchStatus(ctx, base, obj); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 			return

@@ -180,16 +180,20 @@ func heartbeatDue(last *metav1.Time, now time.Time, heartbeat time.Duration) boo
 // lastCheckedTime is written. It is when anything else in the status changed
 // (the check rides on that write) or when base's lastCheckedTime needs its
 // heartbeat; otherwise lastCheckedTime is put back to base's, so that an
-// unchanged check costs no write.
-func settleLastChecked(base, obj *imagesv1alpha1.ImageConfig, now time.Time, heartbeat time.Duration) {
+// unchanged check costs no write. It reports true when it found the status
+// unchanged, lastCheckedTime put back included: then there is nothing to
+// write, and the caller need not compare the statuses again.
+func settleLastChecked(base, obj *imagesv1alpha1.ImageConfig, now time.Time, heartbeat time.Duration) (unchanged bool) {
 	cur, old := obj.Status.LastCheckedTime, base.Status.LastCheckedTime
 	if cur == nil || (old != nil && cur.Equal(old)) || heartbeatDue(old, now, heartbeatOf(obj, heartbeat)) {
-		return
+		return false
 	}
 	obj.Status.LastCheckedTime = old
 	if statusChanged(base, obj) {
 		obj.Status.LastCheckedTime = cur
+		return false
 	}
+	return true
 }
 
 // RegisterScheduleMetrics registers the freshness gauges of the re-check

@@ -206,9 +206,12 @@ func TestSettleLastChecked(t *testing.T) {
 			if tt.change != nil {
 				tt.change(obj)
 			}
-			settleLastChecked(base, obj, now, tt.heartbeat)
+			unchanged := settleLastChecked(base, obj, now, tt.heartbeat)
 			got := obj.Status.LastCheckedTime
 			written := got != nil && got.Time.Equal(now)
+			if unchanged && written {
+				t.Error("settleLastChecked reported an unchanged status and kept the new lastCheckedTime")
+			}
 			if written != tt.written {
 				t.Errorf("lastCheckedTime = %v, written %v, want written %v", got, written, tt.written)
 			}

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/imageconfig/imageconfig-operator/finders/files"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
 )
@@ -46,20 +44,8 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 	if err := manifests.CheckReference(manifests.Options{Registry: ro.Registry, Repository: ro.Repository, Digest: o.Subjects[0]}); err != nil {
 		return nil, fmt.Errorf("referrers: %w", err)
 	}
-	var opts []name.Option
-	if ro.Network.Insecure {
-		opts = append(opts, name.Insecure)
-	}
-	registry := ro.Registry
-	if registry == "" {
-		registry = manifests.DefaultRegistry
-	}
-	repo, err := name.NewRepository(registry+"/"+ro.Repository, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("referrers: repository %s/%s: %w", registry, ro.Repository, err)
-	}
 	n := &atomic.Int64{}
-	client, repo, err := dial(ctx, o, repo, n)
+	client, repo, err := dial(ctx, o, n)
 	if err != nil {
 		return &lister{requests: n}, fmt.Errorf("referrers: %w", err)
 	}
@@ -78,33 +64,22 @@ func connect(ctx context.Context, o ReferrersOptions) (*lister, error) {
 	}, nil
 }
 
-// dial returns the listing's authenticated client, counting in n the
-// requests the registry answered. With o.Registry.Cache.Sessions set (the
-// manager), it is the session of the resolution (manifests.Connect): a listing
-// right after a resolution of the same repository with the same credentials
-// costs no handshake. Without it (the CLI), the listing runs its own handshake
-// (files.Connect), as it always did. The repository returned is the one to
-// build URLs from: the session's (with Docker Hub's "library/"), or repo.
-func dial(ctx context.Context, o ReferrersOptions, repo name.Repository, n *atomic.Int64) (*http.Client, name.Repository, error) {
-	ro := o.Registry
-	if ro.Cache.Sessions != nil {
-		so := ro
-		so.Tag, so.Digest, so.Previous = "", o.Subjects[0], nil
-		so.Observer = &counting{answered: n, inner: ro.Observer}
-		return manifests.Connect(ctx, so)
-	}
-	observe := func(base http.RoundTripper) http.RoundTripper {
-		return &observed{inner: base, answered: n, observer: ro.Observer}
-	}
-	reg, err := files.Connect(ctx, ro, repo, observe)
-	if err != nil {
-		return nil, repo, err
-	}
-	return reg.Client(), repo, nil
+// dial returns the listing's authenticated client (manifests.Connect),
+// counting in n the requests the registry answered. With
+// o.Registry.Cache.Sessions set (the manager) it is the session of the
+// resolution, so a listing right after a resolution of the same repository
+// with the same credentials costs no handshake; without it (the CLI) the
+// listing runs its own. The repository returned is the one to build URLs from
+// (with Docker Hub's "library/").
+func dial(ctx context.Context, o ReferrersOptions, n *atomic.Int64) (*http.Client, name.Repository, error) {
+	so := o.Registry
+	so.Tag, so.Digest, so.Previous = "", o.Subjects[0], nil
+	so.Observer = &counting{answered: n, inner: o.Registry.Observer}
+	return manifests.Connect(ctx, so)
 }
 
 // counting is the Observer of a listing through a session: it counts the
-// requests the registry answered, as observed does, and passes everything on
+// requests the registry answered and passes everything on
 // to the caller's Observer.
 type counting struct {
 	answered *atomic.Int64
@@ -130,28 +105,4 @@ func (c *counting) CacheLookup(cache string, hit bool) {
 	if c.inner != nil {
 		c.inner.CacheLookup(cache, hit)
 	}
-}
-
-// observed sees every request sent, under the retries and above the network
-// policy's transport: it counts those the registry answered (a failed
-// connection, such as the HTTPS try of an insecure registry's ping, is not one)
-// and tells the Observer of each, as finders/manifests does.
-type observed struct {
-	inner    http.RoundTripper
-	answered *atomic.Int64
-	observer manifests.Observer
-}
-
-func (t *observed) RoundTrip(req *http.Request) (*http.Response, error) {
-	start := time.Now()
-	resp, err := t.inner.RoundTrip(req)
-	code := "error"
-	if err == nil {
-		t.answered.Add(1)
-		code = strconv.Itoa(resp.StatusCode)
-	}
-	if t.observer != nil {
-		t.observer.RegistryRequest(req.URL.Host, req.Method, code, time.Since(start))
-	}
-	return resp, err
 }

@@ -4,6 +4,7 @@ package scale
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,10 +26,9 @@ import (
 	imagesv1alpha1 "github.com/imageconfig/imageconfig-operator/api/v1alpha1"
 )
 
-// statusWrites returns the successful writes of imageconfigs/status the API server
-// counted (apiserver_request_total: verbs PATCH, UPDATE and APPLY, 2xx codes), and
-// the refused ones (409 conflicts and other non-2xx codes).
-func statusWrites(t *testing.T, cfg *rest.Config) (ok, refused int64) {
+// requestTotals calls fn with each sample of apiserver_request_total the API
+// server reports: the sample line (for label) and its value.
+func requestTotals(t *testing.T, cfg *rest.Config, fn func(line string, v int64)) {
 	t.Helper()
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -38,28 +38,39 @@ func statusWrites(t *testing.T, cfg *rest.Config) (ok, refused int64) {
 	if err != nil {
 		t.Fatalf("reading the API server's metrics: %v", err)
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "apiserver_request_total{") ||
-			!strings.Contains(line, `resource="imageconfigs"`) || !strings.Contains(line, `subresource="status"`) {
-			continue
-		}
-		verb := label(line, "verb")
-		if verb != "PATCH" && verb != "UPDATE" && verb != "APPLY" {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
 			continue
 		}
 		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		if err != nil {
 			t.Fatalf("apiserver_request_total line %q: %v", line, err)
 		}
-		if strings.HasPrefix(label(line, "code"), "2") {
-			ok += int64(v)
-		} else {
-			refused += int64(v)
-		}
+		fn(line, int64(v))
 	}
+}
+
+// statusWrites returns the successful writes of imageconfigs/status the API server
+// counted (apiserver_request_total: verbs PATCH, UPDATE and APPLY, 2xx codes), and
+// the refused ones (409 conflicts and other non-2xx codes).
+func statusWrites(t *testing.T, cfg *rest.Config) (ok, refused int64) {
+	t.Helper()
+	requestTotals(t, cfg, func(line string, v int64) {
+		if label(line, "resource") != "imageconfigs" || label(line, "subresource") != "status" {
+			return
+		}
+		if verb := label(line, "verb"); verb != "PATCH" && verb != "UPDATE" && verb != "APPLY" {
+			return
+		}
+		if strings.HasPrefix(label(line, "code"), "2") {
+			ok += v
+		} else {
+			refused += v
+		}
+	})
 	return ok, refused
 }
 
@@ -67,33 +78,18 @@ func statusWrites(t *testing.T, cfg *rest.Config) (ok, refused int64) {
 // (apiserver_request_total), by "VERB resource[/subresource]", watches left out.
 func apiRequests(t *testing.T, cfg *rest.Config) map[string]int64 {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
-	if err != nil {
-		t.Fatalf("reading the API server's metrics: %v", err)
-	}
 	out := map[string]int64{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if !strings.HasPrefix(line, "apiserver_request_total{") {
-			continue
-		}
+	requestTotals(t, cfg, func(line string, v int64) {
 		verb := label(line, "verb")
 		if verb == "WATCH" {
-			continue
+			return
 		}
 		what := label(line, "resource")
 		if sub := label(line, "subresource"); sub != "" {
 			what += "/" + sub
 		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[verb+" "+what] += int64(v)
-	}
+		out[verb+" "+what] += v
+	})
 	return out
 }
 
