@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -27,6 +28,29 @@ import (
 )
 
 var scheme = runtime.NewScheme()
+
+// defaultGCPercent is the manager's GOGC when the environment sets none.
+//
+// Most of the manager's heap is its informer cache, which lives as long as the
+// process. Go's default (GOGC=100) lets the heap grow to twice that live set
+// before it collects, so half of the peak is garbage waiting. At 50 the heap
+// grows to 1.5 times the live set: at 10,000 objects the peak RSS fell from
+// 123–135 MiB to 105 MiB in the first pass, and the collector's share of the
+// manager's CPU stayed about 2 % (docs/fleet.md). GOGC in the environment wins,
+// and GOMEMLIMIT (which the Deployment sets to the memory limit) still applies.
+const defaultGCPercent = 50
+
+// setGCPercent applies defaultGCPercent unless lookupEnv finds GOGC set, and
+// returns the percent in force (negative: collection off).
+func setGCPercent(lookupEnv func(string) (string, bool)) int {
+	if _, set := lookupEnv("GOGC"); set {
+		p := debug.SetGCPercent(100) // read the runtime's own parse of $GOGC
+		debug.SetGCPercent(p)
+		return p
+	}
+	debug.SetGCPercent(defaultGCPercent)
+	return defaultGCPercent
+}
 
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -82,6 +106,7 @@ func main() {
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	gcPercent := setGCPercent(os.LookupEnv)
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
@@ -195,7 +220,7 @@ func main() {
 
 	log.Info("Starting the manager", "allowInsecureRegistries", insecure, "maxConcurrentReconciles", maxConcurrent, "network", network.String(),
 		"watchLabelSelector", watchLabels, "contentCacheBytes", cacheBytes.Value(),
-		"metricsSecure", secureMetrics, "enableHTTP2", enableHTTP2)
+		"metricsSecure", secureMetrics, "enableHTTP2", enableHTTP2, "gcPercent", gcPercent)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "Manager exited")
 		os.Exit(1)
