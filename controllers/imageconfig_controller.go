@@ -124,7 +124,14 @@ func (r *ImageConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	r.limiter.setInterval(req, obj.GetInterval())
+	// A failure's backoff is capped at the interval. The cap is recorded only
+	// when this reconcile fails (the limiter is asked only then, and forgets it
+	// on the next success), so a healthy fleet holds none.
+	defer func() {
+		if retErr != nil {
+			r.limiter.setInterval(req, obj.GetInterval())
+		}
+	}()
 
 	base := obj.DeepCopy()
 	defer func() {

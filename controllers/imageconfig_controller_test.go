@@ -582,11 +582,13 @@ func TestManager(t *testing.T) {
 				}
 			})
 		}
-		g := runtime.NumGoroutine()
-		f.g.Eventually(func() int { return finder.count(f.reg.Host(), "demo/hello") }, 30*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", 10))
-		f.g.Eventually(func() int { return countNamespace(&r.credentialFailures, f.ns) }, 30*time.Second, 100*time.Millisecond).Should(Equal(10))
-		f.g.Expect(env.Client.DeleteAllOf(ctx, &imagesv1alpha1.ImageConfig{}, client.InNamespace(f.ns))).To(Succeed())
-		f.g.Eventually(func() int {
+		// And some on a registry that refuses connections: a transient error,
+		// retried through the rate limiter.
+		down := testenv.FreeAddr(t)
+		for i := range 3 {
+			create(f, fmt.Sprintf("down-%d", i), func(s *imagesv1alpha1.ImageConfigSpec) { s.Registry = down })
+		}
+		limited := func() int {
 			n := 0
 			r.limiter.intervals.Range(func(k, _ any) bool {
 				if k.(ctrl.Request).Namespace == f.ns {
@@ -595,7 +597,16 @@ func TestManager(t *testing.T) {
 				return true
 			})
 			return n
-		}, 30*time.Second, 100*time.Millisecond).Should(Equal(0), "the rate limiter keeps entries of deleted objects")
+		}
+		g := runtime.NumGoroutine()
+		f.g.Eventually(func() int { return finder.count(f.reg.Host(), "demo/hello") }, 30*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", 10))
+		f.g.Eventually(func() int { return countNamespace(&r.credentialFailures, f.ns) }, 30*time.Second, 100*time.Millisecond).Should(Equal(10))
+		// Only the objects backing off through the limiter have their interval
+		// recorded there: the resolved and the stalled ones hold no entry.
+		f.g.Eventually(limited, 30*time.Second, 100*time.Millisecond).Should(Equal(3), "rate limiter entries")
+		f.g.Consistently(limited, time.Second, 100*time.Millisecond).Should(Equal(3), "rate limiter entries")
+		f.g.Expect(env.Client.DeleteAllOf(ctx, &imagesv1alpha1.ImageConfig{}, client.InNamespace(f.ns))).To(Succeed())
+		f.g.Eventually(limited, 30*time.Second, 100*time.Millisecond).Should(Equal(0), "the rate limiter keeps entries of deleted objects")
 		f.g.Expect(countNamespace(&r.credentialFailures, f.ns)).To(Equal(0), "the credential backoff keeps entries of deleted objects")
 		// No goroutine per object outlives it (other subtests run meanwhile: allow slack).
 		f.g.Eventually(runtime.NumGoroutine, 10*time.Second, 200*time.Millisecond).Should(BeNumerically("<=", g+20))

@@ -49,13 +49,18 @@ func (l *intervalLimiter) When(item reconcile.Request) time.Duration {
 	return d
 }
 
-// Forget resets item's backoff.
-func (l *intervalLimiter) Forget(item reconcile.Request) { l.inner.Forget(item) }
+// Forget resets item's backoff and drops its recorded interval: the
+// reconciler records it again with its next failure.
+func (l *intervalLimiter) Forget(item reconcile.Request) {
+	l.inner.Forget(item)
+	l.intervals.Delete(item)
+}
 
 // NumRequeues returns how many times item failed in a row.
 func (l *intervalLimiter) NumRequeues(item reconcile.Request) int { return l.inner.NumRequeues(item) }
 
-// setInterval records item's spec.interval, the cap of its backoff.
+// setInterval records item's spec.interval, the cap of its backoff, until
+// Forget or remove.
 func (l *intervalLimiter) setInterval(item reconcile.Request, d time.Duration) {
 	if l == nil {
 		return

@@ -73,9 +73,10 @@ func TestLimiterBackoff(t *testing.T) {
 			wantRequeues: map[reconcile.Request]int{a: 2},
 		},
 		{
-			name:  "Forget keeps the interval",
-			steps: []step{setInterval(a, 15*s), when(a, 2), forget(a), when(a, 2)},
-			want:  []time.Duration{10 * s, 15 * s, 10 * s, 15 * s},
+			// A success forgets the cap too; the reconciler records it with each failure.
+			name:  "Forget drops the interval",
+			steps: []step{setInterval(a, 15*s), when(a, 2), forget(a), when(a, 2), setInterval(a, 15*s), when(a, 1)},
+			want:  []time.Duration{10 * s, 15 * s, 10 * s, 20 * s, 15 * s},
 		},
 		{
 			name:         "items back off independently",
