@@ -114,7 +114,7 @@ bench: ## Run the benchmarks and print their figures (time, allocations, registr
 # make bench-scale: N ImageConfigs over M distinct two-platform tags, re-checked every INTERVAL.
 N ?= 10000
 M ?= 1000
-INTERVAL ?= 2m
+INTERVAL ?= 60s
 # Extra manager flags, for example MANAGER_ARGS="--pprof-bind-address=127.0.0.1:6060"; SCALE_PPROF=bin/cpu.pprof saves a profile.
 MANAGER_ARGS ?=
 .PHONY: bench-scale
