@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,4 +310,99 @@ func profileAPIServer(t *testing.T, cfg *rest.Config, path string, seconds int) 
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
+}
+
+// writeModes compares, on the same API server, what each way of writing the
+// first pass's statuses costs it: for each mode in SCALE_WRITE_MODES
+// (jsonpatch, merge, update), the statuses of the first count objects are
+// cleared and written back whole that way, and the time and API-server CPU per
+// write are logged. The manager must be stopped.
+func writeModes(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int, apiserverPID int, modes []string) {
+	t.Helper()
+	cl, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := make([]*imagesv1alpha1.ImageConfig, count)
+	list := &imagesv1alpha1.ImageConfigList{}
+	for {
+		if err := cl.List(context.Background(), list, client.InNamespace(ns), client.Limit(1000), client.Continue(list.Continue)); err != nil {
+			t.Fatal(err)
+		}
+		for i := range list.Items {
+			o := &list.Items[i]
+			var k int
+			if _, err := fmt.Sscanf(o.Name, "app-%d", &k); err != nil || k >= count {
+				continue
+			}
+			objs[k] = o.DeepCopy()
+		}
+		if list.Continue == "" {
+			break
+		}
+	}
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = qps, burst
+	lim, err := client.New(c, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range modes {
+		patchLoop(t, cfg, scheme, ns, count, qps, burst, types.MergePatchType, func(int) []byte { return []byte(`{"status":null}`) })
+		// Fresh resourceVersions for the updates.
+		fresh := map[string]string{}
+		l := &imagesv1alpha1.ImageConfigList{}
+		for {
+			if err := cl.List(context.Background(), l, client.InNamespace(ns), client.Limit(1000), client.Continue(l.Continue)); err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range l.Items {
+				fresh[o.Name] = o.ResourceVersion
+			}
+			if l.Continue == "" {
+				break
+			}
+		}
+		next := make(chan int)
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		cpu0 := cpuSeconds(apiserverPID)
+		start := time.Now()
+		for range floorWorkers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					o := objs[i].DeepCopy()
+					o.ResourceVersion = fresh[o.Name]
+					o.ManagedFields = nil
+					var err error
+					switch mode {
+					case "jsonpatch":
+						body, _ := json.Marshal([]map[string]any{{"op": "replace", "path": "/metadata/resourceVersion", "value": o.ResourceVersion}, {"op": "add", "path": "/status", "value": o.Status}})
+						err = lim.Status().Patch(context.Background(), o, client.RawPatch(types.JSONPatchType, body))
+					case "merge":
+						body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": o.ResourceVersion}, "status": o.Status})
+						err = lim.Status().Patch(context.Background(), o, client.RawPatch(types.MergePatchType, body))
+					case "update":
+						err = lim.Status().Update(context.Background(), o)
+					default:
+						t.Errorf("unknown write mode %q", mode)
+						return
+					}
+					if err != nil {
+						failed.Add(1)
+						t.Logf("%s app-%05d: %v", mode, i, err)
+					}
+				}
+			}()
+		}
+		for i := range count {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		d := time.Since(start)
+		t.Logf("write mode %s: %d writes in %s, %d failed, API server CPU %.2f ms per write", mode, count, d.Round(time.Millisecond), failed.Load(), (cpuSeconds(apiserverPID)-cpu0)*1000/float64(count))
+	}
 }

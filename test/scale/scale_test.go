@@ -18,7 +18,12 @@
 // 30 s CPU profile of the manager's first pass to; needs --pprof-bind-address;
 // beside it go the API server's CPU profiles of the floor and the first pass,
 // and the manager's heap after the first pass and after the steady intervals,
-// and its allocations), SCALE_SHOW_OBJECT=1 (log the median stored object).
+// and its allocations), SCALE_SHOW_OBJECT=1 (log the median stored object),
+// SCALE_FLOOR (how many of the N objects the two floors write, default N; the
+// figures are scaled to N), SCALE_STEADY_INTERVALS (default 2), and
+// SCALE_WRITE_MODES, a comma-separated list of jsonpatch, merge and update: after
+// the write floor, the same whole statuses are written again in each of those
+// ways, and the time and API-server CPU per write are logged for each.
 package scale
 
 import (
@@ -431,6 +436,9 @@ func TestScale(t *testing.T) {
 	wfloorCPUms := wfloorCPU * 1000 / float64(max(floorN, 1))
 	wfloorS := wfloor.Seconds() * float64(n) / float64(max(floorN, 1))
 	t.Logf("write floor: %d whole-status patches in %s", floorN, wfloor.Round(time.Millisecond))
+	if modes := os.Getenv("SCALE_WRITE_MODES"); modes != "" {
+		writeModes(t, env.Config, env.Scheme, ns, floorN, qps, burst, apiserverPID, strings.Split(modes, ","))
+	}
 	fmt.Printf("bench-scale N=%d M=%d interval=%s ready=%.1fs first: GET=%d (manifests %d, blobs %d) HEAD=%d ping=%d token=%d total=%d (%.2f/object) writes/object=%.2f (watched %.2f, refused %d) | %s | manager peakRSS=%.0fMiB cpu(first pass): manager=%.1fs apiserver=%.1fs etcd=%.1fs | crane config loop: %.1f requests/object x %d = %.0f (%.1fx ours) | load before=%q after=%q"+
 		" | first_status_writes=%d steady_status_writes_per_object_interval=%.3f steady_heads_per_tag_interval=%.2f steady_gets=%d apiserver_floor_s=%.1f floor_patches=%d ready_over_floor=%.2f apiserver_write_floor_s=%.1f ready_over_write_floor=%.2f apiserver_cpu_ms_per_floor_patch=%.2f apiserver_cpu_ms_per_first_write=%.2f apiserver_cpu_ms_per_write_floor_patch=%.2f peak_rss_mib=%.0f etcd_bytes_per_object_median=%d\n",
 		n, m, interval, readyAfter.Seconds(), first.gets+first.blobGets, first.gets, first.blobGets, first.heads, first.pings, first.tokens, ours, float64(ours)/float64(n), float64(firstStatusWrites)/float64(n), firstWrites, firstRefused,
