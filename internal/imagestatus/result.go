@@ -77,6 +77,9 @@ func Previous(st *imagesv1alpha1.ImageConfigStatus) *manifests.Result {
 		LayerHistoryNote: st.LayerHistoryNote, LayerCount: st.LayerCount, TotalSize: st.TotalSize,
 		AuthSource: st.AuthSource, BaseImage: previousBase(st.BaseImage),
 	}
+	if len(st.Platforms) > 0 {
+		s.Platforms = make([]manifests.IndexEntry, 0, len(st.Platforms))
+	}
 	for _, e := range st.Platforms {
 		s.Platforms = append(s.Platforms, manifests.IndexEntry(e))
 	}
@@ -86,6 +89,9 @@ func Previous(st *imagesv1alpha1.ImageConfigStatus) *manifests.Result {
 		OS: c.OS, Architecture: c.Architecture, Variant: c.Variant, OSVersion: c.OSVersion,
 		User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir,
 		ExposedPorts: c.ExposedPorts, Volumes: c.Volumes, Labels: c.Labels, StopSignal: c.StopSignal,
+	}
+	if len(st.Layers) > 0 {
+		s.Layers = make([]manifests.Layer, 0, len(st.Layers))
 	}
 	for _, l := range st.Layers {
 		s.Layers = append(s.Layers, manifests.Layer{

@@ -123,6 +123,42 @@ func peakRSS(pid int) float64 {
 	return -1
 }
 
+// rssPeak samples a process's RssAnon and RssFile every 100 ms and keeps the
+// sample with the highest sum: VmHWM says how high the RSS went, this says
+// which part took it there.
+type rssPeak struct {
+	mu         sync.Mutex
+	anon, file float64
+}
+
+func sampleRSS(ctx context.Context, pid int) *rssPeak {
+	p := &rssPeak{}
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			a, f := rssParts(pid)
+			p.mu.Lock()
+			if a >= 0 && a+f > p.anon+p.file {
+				p.anon, p.file = a, f
+			}
+			p.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return p
+}
+
+func (p *rssPeak) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprintf("anon %.0f + file %.0f MiB at the highest sample", p.anon, p.file)
+}
+
 // rssParts reads the RssAnon and RssFile of pid now, in MiB: the memory the
 // process allocated, and the pages of its binary and other files it maps.
 func rssParts(pid int) (anon, file float64) {
@@ -362,6 +398,9 @@ func TestScale(t *testing.T) {
 	mgr := env.StartManager(t, testenv.ManagerOptions{Bin: managerBin, Args: args,
 		Log: filepath.Join(testenv.RepoRoot(), "bin", "bench-scale-manager.log")})
 	pid := mgr.Cmd.Process.Pid
+	sampleCtx, stopSampling := context.WithCancel(context.Background())
+	defer stopSampling()
+	rssSamples := sampleRSS(sampleCtx, pid)
 
 	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
 		go profile(t, args, prof)
@@ -379,8 +418,8 @@ func TestScale(t *testing.T) {
 			// Progress, so that a run cut short still says what it reached.
 			lastLog = time.Now()
 			writes, _ := statusWrites(t, env.Config)
-			t.Logf("after %s: %d of %d Ready, %d status writes, manager peak RSS %.0f MiB, load %s",
-				time.Since(mgrStart).Round(time.Second), w.readyCount(), n, writes-apiWrites0, peakRSS(pid), uptime())
+			t.Logf("after %s: %d of %d Ready, %d status writes, manager peak RSS %.0f MiB (%s), load %s",
+				time.Since(mgrStart).Round(time.Second), w.readyCount(), n, writes-apiWrites0, peakRSS(pid), rssSamples, uptime())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -406,8 +445,8 @@ func TestScale(t *testing.T) {
 		for i := range intervals {
 			time.Sleep(interval)
 			s, writes := count(reg, tokens1), w.writes.Load()-writes1
-			t.Logf("steady interval %d: %d HEADs, %d GETs, %d status writes (watched), manager peak RSS %.0f MiB, load %s",
-				i+1, s.heads, s.gets+s.blobGets, writes, peakRSS(pid), uptime())
+			t.Logf("steady interval %d: %d HEADs, %d GETs, %d status writes (watched), manager peak RSS %.0f MiB (%s), load %s",
+				i+1, s.heads, s.gets+s.blobGets, writes, peakRSS(pid), rssSamples, uptime())
 		}
 		s := count(reg, tokens1)
 		api2, _ := statusWrites(t, env.Config)
@@ -423,7 +462,7 @@ func TestScale(t *testing.T) {
 	ours := first.total()
 	rss := peakRSS(pid)
 	anon, file := rssParts(pid)
-	t.Logf("manager memory at the end: peak RSS %.0f MiB; now RssAnon %.0f MiB, RssFile %.0f MiB", rss, anon, file)
+	t.Logf("manager memory at the end: peak RSS %.0f MiB (%s); now RssAnon %.0f MiB, RssFile %.0f MiB", rss, rssSamples, anon, file)
 	if prof := os.Getenv("SCALE_PPROF"); prof != "" {
 		pprofGet(t, args, "heap?gc=1", strings.TrimSuffix(prof, ".pprof")+"-heap-steady.pprof")
 		pprofGet(t, args, "allocs", strings.TrimSuffix(prof, ".pprof")+"-allocs.pprof")
