@@ -208,7 +208,9 @@ func (r *ImageConfigReconciler) reconcile(ctx context.Context, obj *imagesv1alph
 	}
 	r.credentialFailures.Delete(client.ObjectKeyFromObject(obj))
 
-	prev := imagestatus.Previous(&obj.Status)
+	// opts.Previous is imagestatus.Previous of this status (nothing it reads has
+	// changed since): the last resolution, rebuilt once per reconcile.
+	prev := opts.Previous
 	checked := checkedAt(res.CheckedAt, now)
 	obj.Status.LastCheckedTime = &metav1.Time{Time: checked}
 	imagestatus.Apply(&obj.Status, res, now)

@@ -39,7 +39,7 @@ func Fit(st *imagesv1alpha1.ImageConfigStatus) string {
 		if shortened > 0 {
 			notes = append(notes, fmt.Sprintf("%d values were cut to %d bytes", shortened, limit))
 		}
-		if b, err := json.Marshal(st); err != nil || len(b) <= imagesv1alpha1.MaxStatusBytes {
+		if n, err := jsonSize(st); err != nil || n <= imagesv1alpha1.MaxStatusBytes {
 			break
 		}
 	}
@@ -93,4 +93,22 @@ func truncateUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// jsonSize is len(json.Marshal(v)) without the copy of the bytes that Marshal
+// returns: the encoder writes from its pooled buffer to a counter. (Encode
+// adds a newline, not counted.)
+func jsonSize(v any) (int, error) {
+	var c byteCounter
+	if err := json.NewEncoder(&c).Encode(v); err != nil {
+		return 0, err
+	}
+	return int(c) - 1, nil
+}
+
+type byteCounter int
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	*c += byteCounter(len(p))
+	return len(p), nil
 }

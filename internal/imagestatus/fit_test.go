@@ -61,3 +61,24 @@ func TestFitStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONSize: Fit's size is the length json.Marshal would return, escapes
+// of HTML characters and non-ASCII text included.
+func TestJSONSize(t *testing.T) {
+	for _, st := range []*imagesv1alpha1.ImageConfigStatus{
+		{},
+		{Digest: "sha256:" + strings.Repeat("a", 64), Config: &imagesv1alpha1.ImageBuildConfig{
+			Env:    []string{"A=<b>&amp;</b>", "NAME=Zürich ✓", "CTRL=\x01\t"},
+			Labels: map[string]string{"org.opencontainers.image.title": "a \"quoted\" <title>"},
+		}},
+	} {
+		b, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := jsonSize(st)
+		if err != nil || n != len(b) {
+			t.Errorf("jsonSize = %d, %v; len(json.Marshal) = %d", n, err, len(b))
+		}
+	}
+}
