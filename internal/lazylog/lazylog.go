@@ -12,10 +12,17 @@ import "github.com/go-logr/logr"
 
 // New returns l whose WithValues is applied only when a line is written.
 func New(l logr.Logger) logr.Logger {
-	if l.GetSink() == nil {
+	base := l.GetSink()
+	if base == nil {
 		return l
 	}
-	return logr.New(&sink{base: l.GetSink()}).V(l.GetV())
+	// l's sink was initialised by l's own logr.New; it only has to skip the
+	// one frame this sink's Info and Error add. WithCallDepth returns a new
+	// sink, where Init would change the one l shares.
+	if d, ok := base.(logr.CallDepthLogSink); ok {
+		base = d.WithCallDepth(1)
+	}
+	return logr.New(&sink{base: base}).V(l.GetV())
 }
 
 // sink is base with values not applied yet. It is never changed once made:
@@ -30,12 +37,8 @@ var (
 	_ logr.CallDepthLogSink = (*sink)(nil)
 )
 
-// Init passes the runtime information on, one frame deeper for this sink's
-// own Info and Error.
-func (s *sink) Init(info logr.RuntimeInfo) {
-	info.CallDepth++
-	s.base.Init(info)
-}
+// Init does nothing: base was initialised when its logger was made (see New).
+func (s *sink) Init(logr.RuntimeInfo) {}
 
 func (s *sink) Enabled(level int) bool { return s.base.Enabled(level) }
 

@@ -89,3 +89,25 @@ func BenchmarkReconcileLogger(b *testing.B) {
 		})
 	}
 }
+
+// TestCallerIsTheCallersLine: a sink that records the caller names the line
+// that logged, not this package, before and after values are added.
+func TestCallerIsTheCallersLine(t *testing.T) {
+	var lines []string
+	base := funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{LogCaller: funcr.All})
+	l := New(base)
+	l.Info("plain")
+	l.WithValues("a", 1).WithName("n").Info("with values")
+	l.WithValues("a", 1).Error(errors.New("boom"), "failed")
+	for _, line := range lines {
+		if !strings.Contains(line, `"file"="lazylog_test.go"`) {
+			t.Errorf("caller is not this test's line: %s", line)
+		}
+	}
+	// The logger New wrapped is unchanged.
+	lines = nil
+	base.Info("direct")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"file"="lazylog_test.go"`) {
+		t.Errorf("the wrapped logger's caller moved: %v", lines)
+	}
+}
