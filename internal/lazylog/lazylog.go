@@ -2,9 +2,9 @@
 //
 // controller-runtime gives every reconcile a logger with the controller's and
 // the object's values, and the reconcile ID; with zap each WithValues clones
-// the encoder and encodes the values at once (two clones, about 7 KiB, per
-// reconcile), although an unchanged re-check writes no line at the default
-// level. A lazy sink keeps the values and applies them only to a line that is
+// the encoder and encodes the values at once (two clones: 3,280 bytes per
+// reconcile in BenchmarkReconcileLogger, 672 through this package), although
+// an unchanged re-check writes no line at the default level. A lazy sink keeps the values and applies them only to a line that is
 // enabled, so a reconcile that logs nothing costs nothing here.
 package lazylog
 
@@ -18,7 +18,8 @@ func New(l logr.Logger) logr.Logger {
 	}
 	// l's sink was initialised by l's own logr.New; it only has to skip the
 	// one frame this sink's Info and Error add. WithCallDepth returns a new
-	// sink, where Init would change the one l shares.
+	// sink, where Init would change the one l shares. (A sink without call
+	// depths reports this package's line as the caller.)
 	if d, ok := base.(logr.CallDepthLogSink); ok {
 		base = d.WithCallDepth(1)
 	}
