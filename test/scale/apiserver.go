@@ -175,27 +175,18 @@ func writeFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns strin
 		t.Fatal(err)
 	}
 	statuses := make([][]byte, count)
-	list := &imagesv1alpha1.ImageConfigList{}
-	for {
-		if err := cl.List(context.Background(), list, client.InNamespace(ns), client.Limit(1000), client.Continue(list.Continue)); err != nil {
+	eachListed(t, cl, ns, func(o *imagesv1alpha1.ImageConfig) {
+		var i int
+		if _, err := fmt.Sscanf(o.Name, "app-%d", &i); err != nil || i >= count {
+			return
+		}
+		// The manager's patch: the whole status replaced (controllers/statuswrite.go).
+		body, err := json.Marshal([]map[string]any{{"op": "add", "path": "/status", "value": o.Status}})
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range list.Items {
-			var i int
-			if _, err := fmt.Sscanf(o.Name, "app-%d", &i); err != nil || i >= count {
-				continue
-			}
-			// The manager's patch: the whole status replaced (controllers/statuswrite.go).
-			body, err := json.Marshal([]map[string]any{{"op": "add", "path": "/status", "value": o.Status}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			statuses[i] = body
-		}
-		if list.Continue == "" {
-			break
-		}
-	}
+		statuses[i] = body
+	})
 	patchLoop(t, cfg, scheme, ns, count, qps, burst, types.MergePatchType, func(int) []byte { return []byte(`{"status":null}`) })
 	cpu0 := cpuSeconds(apiserverPID)
 	d := patchLoop(t, cfg, scheme, ns, count, qps, burst, types.JSONPatchType, func(i int) []byte { return statuses[i] })
@@ -207,14 +198,38 @@ func writeFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns strin
 // burst, and returns how long it took.
 func patchLoop(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string, count int, qps float32, burst int, pt types.PatchType, body func(i int) []byte) time.Duration {
 	t.Helper()
+	cl := limitedClient(t, cfg, scheme, qps, burst)
+	var failures sync.Map
+	d := inParallel(count, func(i int) {
+		o := &imagesv1alpha1.ImageConfig{}
+		o.Namespace, o.Name = ns, fmt.Sprintf("app-%05d", i)
+		if err := cl.Status().Patch(context.Background(), o, client.RawPatch(pt, body(i))); err != nil {
+			failures.Store(i, err)
+		}
+	})
+	failures.Range(func(k, v any) bool {
+		t.Fatalf("status patch of app-%05d: %v", k, v)
+		return false
+	})
+	return d
+}
+
+// limitedClient is a client of cfg with the given client-side QPS and burst.
+func limitedClient(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, qps float32, burst int) client.Client {
+	t.Helper()
 	c := rest.CopyConfig(cfg)
 	c.QPS, c.Burst = qps, burst
 	cl, err := client.New(c, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cl
+}
+
+// inParallel calls work(0) to work(count-1), floorWorkers at a time, and
+// returns how long they took.
+func inParallel(count int, work func(i int)) time.Duration {
 	next := make(chan int)
-	var failures sync.Map
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range floorWorkers {
@@ -222,11 +237,7 @@ func patchLoop(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				o := &imagesv1alpha1.ImageConfig{}
-				o.Namespace, o.Name = ns, fmt.Sprintf("app-%05d", i)
-				if err := cl.Status().Patch(context.Background(), o, client.RawPatch(pt, body(i))); err != nil {
-					failures.Store(i, err)
-				}
+				work(i)
 			}
 		}()
 	}
@@ -235,12 +246,24 @@ func patchLoop(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns string
 	}
 	close(next)
 	wg.Wait()
-	d := time.Since(start)
-	failures.Range(func(k, v any) bool {
-		t.Fatalf("status patch of app-%05d: %v", k, v)
-		return false
-	})
-	return d
+	return time.Since(start)
+}
+
+// eachListed calls fn with every ImageConfig in ns, listed 1,000 at a time.
+func eachListed(t *testing.T, cl client.Client, ns string, fn func(*imagesv1alpha1.ImageConfig)) {
+	t.Helper()
+	list := &imagesv1alpha1.ImageConfigList{}
+	for {
+		if err := cl.List(context.Background(), list, client.InNamespace(ns), client.Limit(1000), client.Continue(list.Continue)); err != nil {
+			t.Fatal(err)
+		}
+		for i := range list.Items {
+			fn(&list.Items[i])
+		}
+		if list.Continue == "" {
+			return
+		}
+	}
 }
 
 // storedBytes returns the median size of up to limit ImageConfigs as the API
@@ -324,85 +347,44 @@ func writeModes(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns strin
 		t.Fatal(err)
 	}
 	objs := make([]*imagesv1alpha1.ImageConfig, count)
-	list := &imagesv1alpha1.ImageConfigList{}
-	for {
-		if err := cl.List(context.Background(), list, client.InNamespace(ns), client.Limit(1000), client.Continue(list.Continue)); err != nil {
-			t.Fatal(err)
+	eachListed(t, cl, ns, func(o *imagesv1alpha1.ImageConfig) {
+		var k int
+		if _, err := fmt.Sscanf(o.Name, "app-%d", &k); err != nil || k >= count {
+			return
 		}
-		for i := range list.Items {
-			o := &list.Items[i]
-			var k int
-			if _, err := fmt.Sscanf(o.Name, "app-%d", &k); err != nil || k >= count {
-				continue
-			}
-			objs[k] = o.DeepCopy()
-		}
-		if list.Continue == "" {
-			break
-		}
-	}
-	c := rest.CopyConfig(cfg)
-	c.QPS, c.Burst = qps, burst
-	lim, err := client.New(c, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+		objs[k] = o.DeepCopy()
+	})
+	lim := limitedClient(t, cfg, scheme, qps, burst)
 	for _, mode := range modes {
 		patchLoop(t, cfg, scheme, ns, count, qps, burst, types.MergePatchType, func(int) []byte { return []byte(`{"status":null}`) })
 		// Fresh resourceVersions for the updates.
 		fresh := map[string]string{}
-		l := &imagesv1alpha1.ImageConfigList{}
-		for {
-			if err := cl.List(context.Background(), l, client.InNamespace(ns), client.Limit(1000), client.Continue(l.Continue)); err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range l.Items {
-				fresh[o.Name] = o.ResourceVersion
-			}
-			if l.Continue == "" {
-				break
-			}
-		}
-		next := make(chan int)
-		var wg sync.WaitGroup
+		eachListed(t, cl, ns, func(o *imagesv1alpha1.ImageConfig) { fresh[o.Name] = o.ResourceVersion })
 		var failed atomic.Int64
 		cpu0 := cpuSeconds(apiserverPID)
-		start := time.Now()
-		for range floorWorkers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					o := objs[i].DeepCopy()
-					o.ResourceVersion = fresh[o.Name]
-					o.ManagedFields = nil
-					var err error
-					switch mode {
-					case "jsonpatch":
-						body, _ := json.Marshal([]map[string]any{{"op": "replace", "path": "/metadata/resourceVersion", "value": o.ResourceVersion}, {"op": "add", "path": "/status", "value": o.Status}})
-						err = lim.Status().Patch(context.Background(), o, client.RawPatch(types.JSONPatchType, body))
-					case "merge":
-						body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": o.ResourceVersion}, "status": o.Status})
-						err = lim.Status().Patch(context.Background(), o, client.RawPatch(types.MergePatchType, body))
-					case "update":
-						err = lim.Status().Update(context.Background(), o)
-					default:
-						t.Errorf("unknown write mode %q", mode)
-						return
-					}
-					if err != nil {
-						failed.Add(1)
-						t.Logf("%s app-%05d: %v", mode, i, err)
-					}
-				}
-			}()
-		}
-		for i := range count {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-		d := time.Since(start)
+		d := inParallel(count, func(i int) {
+			o := objs[i].DeepCopy()
+			o.ResourceVersion = fresh[o.Name]
+			o.ManagedFields = nil
+			var err error
+			switch mode {
+			case "jsonpatch":
+				body, _ := json.Marshal([]map[string]any{{"op": "replace", "path": "/metadata/resourceVersion", "value": o.ResourceVersion}, {"op": "add", "path": "/status", "value": o.Status}})
+				err = lim.Status().Patch(context.Background(), o, client.RawPatch(types.JSONPatchType, body))
+			case "merge":
+				body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": o.ResourceVersion}, "status": o.Status})
+				err = lim.Status().Patch(context.Background(), o, client.RawPatch(types.MergePatchType, body))
+			case "update":
+				err = lim.Status().Update(context.Background(), o)
+			default:
+				t.Errorf("unknown write mode %q", mode)
+				return
+			}
+			if err != nil {
+				failed.Add(1)
+				t.Logf("%s app-%05d: %v", mode, i, err)
+			}
+		})
 		t.Logf("write mode %s: %d writes in %s, %d failed, API server CPU %.2f ms per write", mode, count, d.Round(time.Millisecond), failed.Load(), (cpuSeconds(apiserverPID)-cpu0)*1000/float64(count))
 	}
 }
