@@ -181,17 +181,28 @@ func writeFloor(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns strin
 		if _, err := fmt.Sscanf(o.Name, "app-%d", &i); err != nil || i >= count {
 			return
 		}
-		// The manager's patch: the whole status replaced (controllers/statuswrite.go).
-		body, err := json.Marshal([]map[string]any{{"op": "add", "path": "/status", "value": o.Status}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		statuses[i] = body
+		o.ResourceVersion = "" // cleared and written back: no version to hold
+		statuses[i] = managerPatch(o)
 	})
 	patchLoop(t, cfg, scheme, ns, count, qps, burst, types.MergePatchType, func(int) []byte { return []byte(`{"status":null}`) })
 	cpu0 := cpuSeconds(apiserverPID)
 	d := patchLoop(t, cfg, scheme, ns, count, qps, burst, types.JSONPatchType, func(i int) []byte { return statuses[i] })
 	return d, cpuSeconds(apiserverPID) - cpu0
+}
+
+// managerPatch is the manager's status write for o (controllers/statuswrite.go):
+// a JSON patch that replaces the whole status, holding o's resourceVersion
+// when it has one.
+func managerPatch(o *imagesv1alpha1.ImageConfig) []byte {
+	ops := []map[string]any{}
+	if o.ResourceVersion != "" {
+		ops = append(ops, map[string]any{"op": "replace", "path": "/metadata/resourceVersion", "value": o.ResourceVersion})
+	}
+	body, err := json.Marshal(append(ops, map[string]any{"op": "add", "path": "/status", "value": o.Status}))
+	if err != nil {
+		panic(err) // a decoded status always marshals
+	}
+	return body
 }
 
 // patchLoop patches (type pt) the status of objects app-00000 to app-<count-1>
@@ -371,11 +382,10 @@ func writeModes(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, ns strin
 			var err error
 			switch mode {
 			case "jsonpatch":
-				body, _ := json.Marshal([]map[string]any{{"op": "replace", "path": "/metadata/resourceVersion", "value": o.ResourceVersion}, {"op": "add", "path": "/status", "value": o.Status}})
-				err = lim.Status().Patch(context.Background(), o, client.RawPatch(types.JSONPatchType, body))
+				err = lim.Status().Patch(context.Background(), o, client.RawPatch(types.JSONPatchType, managerPatch(o)))
 			case "jsonpatch-meta":
 				// The same patch, with only the metadata asked back.
-				body, _ := json.Marshal([]map[string]any{{"op": "replace", "path": "/metadata/resourceVersion", "value": o.ResourceVersion}, {"op": "add", "path": "/status", "value": o.Status}})
+				body := managerPatch(o)
 				m := &metav1.PartialObjectMetadata{}
 				m.SetGroupVersionKind(imagesv1alpha1.GroupVersion.WithKind("ImageConfig"))
 				m.Namespace, m.Name = o.Namespace, o.Name
