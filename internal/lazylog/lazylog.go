@@ -4,8 +4,9 @@
 // the object's values, and the reconcile ID; with zap each WithValues clones
 // the encoder and encodes the values at once (two clones: 3,280 bytes per
 // reconcile in BenchmarkReconcileLogger, 672 through this package), although
-// an unchanged re-check writes no line at the default level. A lazy sink keeps the values and applies them only to a line that is
-// enabled, so a reconcile that logs nothing costs nothing here.
+// an unchanged re-check writes no line at the default level. A lazy sink keeps
+// the values and applies them only to a line that is enabled, so a reconcile
+// that logs nothing costs nothing here.
 package lazylog
 
 import "github.com/go-logr/logr"

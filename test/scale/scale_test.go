@@ -108,17 +108,28 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100 // USER_HZ
 }
 
-// peakRSS reads VmHWM of pid, in MiB.
-func peakRSS(pid int) float64 {
+// procStatusMiB reads the kB fields of /proc/<pid>/status (VmHWM, RssAnon,
+// RssFile…) in MiB, by name without the colon; nil when pid is gone.
+func procStatusMiB(pid int) map[string]float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return -1
+		return nil
 	}
+	out := map[string]float64{}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
-			return kb / 1024
+		f := strings.Fields(l)
+		if len(f) == 3 && f[2] == "kB" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			out[strings.TrimSuffix(f[0], ":")] = kb / 1024
 		}
+	}
+	return out
+}
+
+// peakRSS reads VmHWM of pid, in MiB.
+func peakRSS(pid int) float64 {
+	if v, ok := procStatusMiB(pid)["VmHWM"]; ok {
+		return v
 	}
 	return -1
 }
@@ -162,24 +173,11 @@ func (p *rssPeak) String() string {
 // rssParts reads the RssAnon and RssFile of pid now, in MiB: the memory the
 // process allocated, and the pages of its binary and other files it maps.
 func rssParts(pid int) (anon, file float64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
+	st := procStatusMiB(pid)
+	if st == nil {
 		return -1, -1
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "RssAnon:":
-			anon = kb / 1024
-		case "RssFile:":
-			file = kb / 1024
-		}
-	}
-	return anon, file
+	return st["RssAnon"], st["RssFile"]
 }
 
 // childPID finds the child process of this one whose command is name.
